@@ -1,0 +1,206 @@
+package deliver
+
+import (
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestEncodeBatch(t *testing.T) {
+	items := []item{{body: []byte(`{"a":1}`)}, {body: []byte(`{"b":2}`)}}
+	if got := string(encodeBatch(JSON, items)); got != `[{"a":1},{"b":2}]` {
+		t.Errorf("json: %s", got)
+	}
+	if got := string(encodeBatch(JSONLines, items)); got != "{\"a\":1}\n{\"b\":2}\n" {
+		t.Errorf("json lines: %q", got)
+	}
+	if got := string(encodeBatch(JSON, items[:1])); got != `[{"a":1}]` {
+		t.Errorf("json single: %s", got)
+	}
+}
+
+func TestPrepare(t *testing.T) {
+	got, err := prepare([]byte("  {\n \"a\": \"x\\ny\"\n}\n"), 1024)
+	if err != nil || string(got) != `{"a":"x\ny"}` {
+		t.Errorf("compact: %q, %v", got, err)
+	}
+	src := []byte(`{"a":1}`)
+	got, _ = prepare(src, 1024)
+	src[2] = 'X'
+	if string(got) != `{"a":1}` {
+		t.Errorf("prepare must copy: %s", got)
+	}
+	for _, bad := range []string{"", "   ", `{"a":`, `not json`} {
+		if _, err := prepare([]byte(bad), 1024); err == nil {
+			t.Errorf("prepare(%q) accepted", bad)
+		}
+	}
+	if _, err := prepare([]byte(`{"a":"`+strings.Repeat("x", 100)+`"}`), 64); err == nil {
+		t.Error("oversized alert accepted")
+	}
+}
+
+func TestClassifyStatus(t *testing.T) {
+	for code, want := range map[int]outcome{
+		200: outcomeSent, 202: outcomeSent, 204: outcomeSent,
+		301: outcomeReject, 302: outcomeReject, 307: outcomeReject, 308: outcomeReject,
+		400: outcomeReject, 401: outcomeReject, 403: outcomeReject, 404: outcomeReject, 413: outcomeReject,
+		408: outcomeRetry, 429: outcomeRetry,
+		500: outcomeRetry, 502: outcomeRetry, 503: outcomeRetry, 504: outcomeRetry,
+	} {
+		if got := classifyStatus(code); got != want {
+			t.Errorf("classifyStatus(%d) = %v, want %v", code, got, want)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	for _, c := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"7", 7 * time.Second, true},
+		{" 0 ", 0, true},
+		{now.Add(90 * time.Second).Format(http.TimeFormat), 90 * time.Second, true},
+		{now.Add(-time.Hour).Format(http.TimeFormat), 0, true},
+		{"", 0, false},
+		{"-3", 0, false},
+		{"soon", 0, false},
+		{"99999999999", 24 * time.Hour, true},
+	} {
+		got, ok := parseRetryAfter(c.in, now)
+		if got != c.want || ok != c.ok {
+			t.Errorf("parseRetryAfter(%q) = %v,%v want %v,%v", c.in, got, ok, c.want, c.ok)
+		}
+	}
+	if got := retryAfterCap(time.Second); got != time.Minute {
+		t.Errorf("cap below a minute: %v", got)
+	}
+	if got := retryAfterCap(5 * time.Minute); got != 5*time.Minute {
+		t.Errorf("cap follows a longer BackoffMax: %v", got)
+	}
+}
+
+func TestBackoffFullJitter(t *testing.T) {
+	base, maxWait := 10*time.Millisecond, 80*time.Millisecond
+	for attempt, ceil := range map[int]time.Duration{1: 10 * time.Millisecond, 2: 20 * time.Millisecond, 4: 80 * time.Millisecond, 10: 80 * time.Millisecond, 500: 80 * time.Millisecond} {
+		var top time.Duration
+		for range 200 {
+			d := backoff(attempt, base, maxWait)
+			if d < 0 || d > ceil {
+				t.Fatalf("backoff(%d) = %v outside [0,%v]", attempt, d, ceil)
+			}
+			top = max(top, d)
+		}
+		if top < ceil/2 {
+			t.Errorf("backoff(%d) never above %v in 200 draws: not jittered over the full range", attempt, top)
+		}
+	}
+}
+
+func TestSpoolNames(t *testing.T) {
+	name := spoolName(42, "abc-1")
+	if name != "00000000000000000042-abc-1.json" {
+		t.Errorf("name %s", name)
+	}
+	seq, id, ok := parseSpoolName(name)
+	if !ok || seq != 42 || id != "abc-1" {
+		t.Errorf("parse: %d %q %v", seq, id, ok)
+	}
+	if got := sanitizeID("../../etc/passwd"); strings.ContainsAny(got, "/") {
+		t.Errorf("sanitize kept a separator: %s", got)
+	}
+	if got := sanitizeID(""); got != "alert" {
+		t.Errorf("empty id: %s", got)
+	}
+	if len(sanitizeID(strings.Repeat("x", 500))) != 64 {
+		t.Error("long id not truncated")
+	}
+	for _, bad := range []string{"x.json", "0000000000000000004-a.json", "00000000000000000000-a.json", "00000000000000000042-a.txt"} {
+		if _, _, ok := parseSpoolName(bad); ok {
+			t.Errorf("parsed %s", bad)
+		}
+	}
+}
+
+func TestNewValidates(t *testing.T) {
+	l, _ := newLog(t)
+	for name, o := range map[string]Options{
+		"scheme":      {URL: "ftp://x/"},
+		"no host":     {URL: "http:///path"},
+		"negative":    {URL: "http://x/", QueueSize: -1},
+		"retry":       {URL: "http://x/", RetryMax: -1},
+		"cert no key": {URL: "https://x/", TLSCertFile: "c.pem"},
+		"tls on http": {URL: "http://x/", TLSCAFile: "ca.pem"},
+		"format":      {URL: "http://x/", Format: Format(9)},
+		"no token":    {URL: "http://x/", BearerTokenFile: "/nonexistent/token"},
+		"no ca":       {URL: "https://x/", TLSCAFile: "/nonexistent/ca.pem"},
+		"backoff":     {URL: "http://x/", BackoffBase: time.Second, BackoffMax: time.Millisecond},
+	} {
+		if s, err := New(o, l); err == nil {
+			s.Close()
+			t.Errorf("%s: New accepted %+v", name, o)
+		}
+	}
+	dir := t.TempDir()
+	s1 := mustNew(t, Options{URL: "http://127.0.0.1:1/", SpoolDir: dir, DrainTimeout: time.Millisecond}, l)
+	if _, err := New(Options{URL: "http://127.0.0.1:1/", SpoolDir: dir}, l); err == nil {
+		t.Error("a second sender on the same spool dir was accepted")
+	}
+	s1.Close()
+	s2, err := New(Options{URL: "http://127.0.0.1:1/", SpoolDir: dir, DrainTimeout: time.Millisecond}, l)
+	if err != nil {
+		t.Fatalf("spool dir not released by Close: %v", err)
+	}
+	s2.Close()
+}
+
+func TestParseFormat(t *testing.T) {
+	for in, want := range map[string]Format{"": JSON, "json": JSON, "JSON_Lines": JSONLines, "ndjson": JSONLines, "jsonl": JSONLines} {
+		if got, err := ParseFormat(in); err != nil || got != want {
+			t.Errorf("ParseFormat(%q) = %v, %v", in, got, err)
+		}
+	}
+	if _, err := ParseFormat("msgpack"); err == nil {
+		t.Error("msgpack accepted")
+	}
+}
+
+func TestTokenFileKeepsLastGoodToken(t *testing.T) {
+	l, logs := newLog(t)
+	path := filepath.Join(t.TempDir(), "token")
+	writeFile(t, path, []byte("  first-token \n"))
+	tf, err := newTokenFile(path, l)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := tf.get(); got != "first-token" {
+		t.Fatalf("token %q", got)
+	}
+	writeFile(t, path, []byte("\n"))
+	if got := tf.get(); got != "first-token" {
+		t.Errorf("empty rewrite replaced the token with %q", got)
+	}
+	os.Remove(path)
+	if got := tf.get(); got != "first-token" {
+		t.Errorf("removed file replaced the token with %q", got)
+	}
+	writeFile(t, path, []byte("second-token-longer"))
+	if got := tf.get(); got != "second-token-longer" {
+		t.Errorf("rotation not picked up: %q", got)
+	}
+	if logs.lines("cannot re-read bearer token file") != 1 {
+		t.Error("failed re-read not logged once")
+	}
+	if strings.Contains(logs.String(), "first-token") {
+		t.Error("token logged")
+	}
+	if _, err := newTokenFile(filepath.Join(t.TempDir(), "none"), l); err == nil {
+		t.Error("missing token file accepted")
+	}
+}
