@@ -1,0 +1,158 @@
+package detect
+
+import (
+	"container/heap"
+	"errors"
+	"fmt"
+)
+
+// StateVersion is the version of Snapshot; a snapshot of another version
+// is not restored.
+const StateVersion = 1
+
+// Snapshot is the engine's state in a form that survives a restart: the
+// watermark, the evaluation schedule, and each fingerprint's records and
+// mute. It holds names, namespaces and metadata only, like the alerts.
+type Snapshot struct {
+	Version      int                   `json:"version"`
+	Rule         string                `json:"rule"`
+	Mode         string                `json:"mode"`
+	Window       int64                 `json:"window_ns"`
+	Watermark    int64                 `json:"watermark"`
+	NextEval     int64                 `json:"next_eval"`
+	LastEval     int64                 `json:"last_eval"`
+	NewestMatch  int64                 `json:"newest_match"`
+	Fingerprints []FingerprintSnapshot `json:"fingerprints"`
+}
+
+// FingerprintSnapshot is one group's state.
+type FingerprintSnapshot struct {
+	User        string           `json:"user"`
+	SourceIP    string           `json:"source_ip"`
+	UserAgent   string           `json:"user_agent,omitempty"`
+	NoUserAgent bool             `json:"no_user_agent,omitempty"`
+	Muted       bool             `json:"muted,omitempty"`
+	Until       int64            `json:"until,omitempty"`
+	TruncatedAt int64            `json:"truncated_at"`
+	Names       []NameSnapshot   `json:"names"`
+	Records     []RecordSnapshot `json:"records"`
+	AuditIDs    []AuditSnapshot  `json:"audit_ids,omitempty"`
+}
+
+// NameSnapshot is one distinct value; Reported marks it as listed in an
+// alert of the current mute period.
+type NameSnapshot struct {
+	Name     string `json:"name"`
+	Reported bool   `json:"reported,omitempty"`
+}
+
+// RecordSnapshot is one matching event; Name indexes Names.
+type RecordSnapshot struct {
+	Time             int64  `json:"t"`
+	Name             int    `json:"n"`
+	Namespace        string `json:"ns,omitempty"`
+	Decision         string `json:"d,omitempty"`
+	ImpersonatedUser string `json:"imp,omitempty"`
+	SourceIPs        string `json:"ips,omitempty"`
+}
+
+// AuditSnapshot is an auditID kept for pivoting.
+type AuditSnapshot struct {
+	Time int64  `json:"t"`
+	ID   string `json:"id"`
+}
+
+// Snapshot captures the engine's state.
+func (e *Engine) Snapshot() *Snapshot {
+	s := &Snapshot{
+		Version: StateVersion, Rule: e.rule.ID, Mode: e.set.Mode.String(), Window: e.window,
+		Watermark: e.wm, NextEval: e.nextEval, LastEval: e.lastEval, NewestMatch: e.newestMatch,
+	}
+	// Least recently active first, so that a restore rebuilds the same
+	// recency order.
+	for f := e.lru; f != nil; f = f.prev {
+		fs := FingerprintSnapshot{User: f.user, SourceIP: f.ip, UserAgent: f.ua, NoUserAgent: f.uaMissing,
+			Muted: f.muted, Until: f.until, TruncatedAt: f.truncatedAt}
+		index := map[int32]int{}
+		for i := range f.slots {
+			sl := &f.slots[i]
+			if sl.name == 0 {
+				continue
+			}
+			index[int32(i)] = len(fs.Names)
+			fs.Names = append(fs.Names, NameSnapshot{Name: e.pool.str(sl.name), Reported: sl.reported})
+		}
+		for _, r := range f.live() {
+			fs.Records = append(fs.Records, RecordSnapshot{Time: r.t, Name: index[r.slot],
+				Namespace: e.pool.str(r.ns), Decision: e.pool.str(r.dec), ImpersonatedUser: e.pool.str(r.imp),
+				SourceIPs: e.pool.str(r.ips)})
+		}
+		for _, a := range f.audit {
+			if a.id != 0 {
+				fs.AuditIDs = append(fs.AuditIDs, AuditSnapshot{Time: a.t, ID: e.pool.str(a.id)})
+			}
+		}
+		s.Fingerprints = append(s.Fingerprints, fs)
+	}
+	return s
+}
+
+// Restore loads a snapshot into a new engine (one that has seen no event).
+// A snapshot of another version, rule or mode is refused.
+func (e *Engine) Restore(s *Snapshot) error {
+	switch {
+	case s == nil:
+		return errors.New("no state")
+	case s.Version != StateVersion:
+		return fmt.Errorf("state version %d, this build reads version %d", s.Version, StateVersion)
+	case s.Rule != e.rule.ID:
+		return fmt.Errorf("state of rule %s, not %s", s.Rule, e.rule.ID)
+	case s.Mode != e.set.Mode.String():
+		return fmt.Errorf("state of mode %s, the configuration says %s", s.Mode, e.set.Mode)
+	case e.wm != noTime || len(e.fps) > 0:
+		return errors.New("the engine has already seen events")
+	}
+	e.wm, e.nextEval, e.lastEval, e.newestMatch = s.Watermark, s.NextEval, s.LastEval, s.NewestMatch
+	if e.set.Mode == ModeSchedule && s.Window != e.window && e.nextEval != noTime {
+		// A changed window changes which records are needed; the schedule
+		// itself stays valid.
+		e.lastEval = noTime
+	}
+	for i := range s.Fingerprints {
+		fs := &s.Fingerprints[i]
+		ev := Event{User: fs.User, UserAgent: fs.UserAgent}
+		addr, ok := parseSourceIP(fs.SourceIP)
+		if !ok && fs.SourceIP != "" {
+			return fmt.Errorf("fingerprint %d: bad source IP %q", i, fs.SourceIP)
+		}
+		f := e.lookup(&ev, addr)
+		f.truncatedAt = fs.TruncatedAt
+		slots := make([]int32, len(fs.Names))
+		for j, n := range fs.Names {
+			if len(f.slots) >= e.set.MaxNamesPerFingerprint {
+				return fmt.Errorf("fingerprint %d: more names than max_names_per_fingerprint", i)
+			}
+			slots[j] = f.addSlot(e.pool.ref(n.Name))
+			f.slots[slots[j]].reported = n.Reported
+		}
+		for _, r := range fs.Records {
+			if r.Name < 0 || r.Name >= len(slots) {
+				return fmt.Errorf("fingerprint %d: record names value %d of %d", i, r.Name, len(slots))
+			}
+			f.insert(rec{t: r.Time, slot: slots[r.Name], ns: e.pool.ref(r.Namespace), dec: e.pool.ref(r.Decision),
+				imp: e.pool.ref(r.ImpersonatedUser), ips: e.pool.ref(r.SourceIPs)}, e.window)
+		}
+		for _, a := range fs.AuditIDs {
+			f.noteAuditID(a.Time, e.pool.ref(a.ID), e.pool)
+		}
+		if fs.Muted && e.set.Mode == ModeStream {
+			f.muted, f.until = true, fs.Until
+			heap.Push(&e.mutes, f)
+		}
+		// Values kept only for a mute period that has ended go now.
+		if !f.muted {
+			f.unmute(e.pool)
+		}
+	}
+	return nil
+}
