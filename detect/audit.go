@@ -58,13 +58,37 @@ type Node struct {
 	Kind     NodeKind
 	Field    AuditField
 	children map[string]*Node
+	// table holds the children by a cheap hash of the key's length and
+	// end bytes: a key is found with one comparison, faster than hashing
+	// it whole, and most keys of an audit event are not read at all.
+	table [childTable][]child
+	// fields is the set of leaves at or under this node (bit per field).
+	fields uint32
+}
+
+type child struct {
+	key  string
+	node *Node
 }
 
 // Child returns the node for key inside an Object node, nil when the key is
-// not read. The []byte to string conversion in the map index does not
-// allocate.
+// not read.
 func (n *Node) Child(key []byte) *Node {
-	return n.children[string(key)]
+	if len(key) == 0 {
+		return nil
+	}
+	for _, c := range n.table[childSlot(len(key), key[0], key[len(key)-1])] {
+		if string(key) == c.key {
+			return c.node
+		}
+	}
+	return nil
+}
+
+const childTable = 64
+
+func childSlot(n int, first, last byte) int {
+	return (n*7 + int(first)*3 + int(last)) & (childTable - 1)
 }
 
 // ChildString is Child for a key already held as a string.
@@ -72,10 +96,33 @@ func (n *Node) ChildString(key string) *Node {
 	return n.children[key]
 }
 
-func leaf(field AuditField) *Node     { return &Node{Kind: String, Field: field} }
-func leafList(field AuditField) *Node { return &Node{Kind: StringList, Field: field} }
+// Fields is the set of leaves at or under the node, as a bit mask by
+// AuditField: what a repeated key must clear before it is read again.
+func (n *Node) Fields() uint32 { return n.fields }
+
+func leaf(field AuditField) *Node {
+	return &Node{Kind: String, Field: field, fields: 1 << field}
+}
+
+func leafList(field AuditField) *Node {
+	return &Node{Kind: StringList, Field: field, fields: 1 << field}
+}
+
 func object(keys map[string]*Node) *Node {
-	return &Node{Kind: Object, children: keys}
+	n := &Node{Kind: Object}
+	n.setChildren(keys)
+	return n
+}
+
+func (n *Node) setChildren(keys map[string]*Node) {
+	n.children = keys
+	for key, c := range keys {
+		i := childSlot(len(key), key[0], key[len(key)-1])
+		n.table[i] = append(n.table[i], child{key, c})
+		if c.Kind != ObjectList {
+			n.fields |= c.fields
+		}
+	}
 }
 
 // EventSchema is an audit.k8s.io/v1 Event (also v1beta1 and the 2017 shape
@@ -108,7 +155,9 @@ var BodySchema = func() *Node {
 	for k, v := range EventSchema.children {
 		keys[k] = v
 	}
-	keys["items"] = &Node{Kind: ObjectList, Field: AuditItems, children: EventSchema.children}
+	items := &Node{Kind: ObjectList, Field: AuditItems}
+	items.setChildren(EventSchema.children)
+	keys["items"] = items
 	return object(keys)
 }()
 
@@ -142,9 +191,9 @@ func (l *ipList) add(v string) {
 	l.last = v
 }
 
-// Reset clears r for the next document, keeping its capacity.
+// Reset clears r for the next document, keeping its capacity. Values are
+// only read under the present mask, so clearing the mask is enough.
 func (r *Record) Reset() {
-	r.values = [numAuditFields]string{}
 	r.ips.reset()
 	r.present = 0
 }
@@ -156,11 +205,26 @@ func (r *Record) Set(f AuditField, v string) {
 	r.present |= 1 << f
 }
 
+// Unset removes leaves (a bit mask by AuditField, see Node.Fields): a
+// repeated key whose value is null or of another type, or a repeated object,
+// replaces what the earlier one set.
+func (r *Record) Unset(mask uint32) {
+	r.present &^= mask
+	if mask&(1<<AuditSourceIPs) != 0 {
+		r.ips.reset()
+	}
+}
+
 // Has reports whether a leaf was seen, even with an empty value.
 func (r *Record) Has(f AuditField) bool { return r.present&(1<<f) != 0 }
 
 // Get returns a leaf's value ("" when absent).
-func (r *Record) Get(f AuditField) string { return r.values[f] }
+func (r *Record) Get(f AuditField) string {
+	if r.present&(1<<f) == 0 {
+		return ""
+	}
+	return r.values[f]
+}
 
 // StartSourceIPs begins a sourceIPs list; a repeated key replaces the
 // earlier list.
@@ -185,7 +249,7 @@ func (r *Record) IsAuditEvent() bool {
 	if !r.Has(AuditVerb) {
 		return false
 	}
-	return r.Has(AuditID) || r.Has(AuditStage) || r.values[AuditKind] == "Event"
+	return r.Has(AuditID) || r.Has(AuditStage) || r.Get(AuditKind) == "Event"
 }
 
 // Event fills ev from the record. recordTime (Unix nanoseconds, 0 for none)
@@ -194,17 +258,17 @@ func (r *Record) IsAuditEvent() bool {
 func (r *Record) Event(ev *Event, recordTime int64) bool {
 	ev.Reset()
 	ev.Time = firstTime(recordTime,
-		r.values[AuditReceivedAt], r.values[AuditStageAt], r.values[AuditLegacyTimestamp])
-	ev.Verb = r.values[AuditVerb]
-	ev.Resource = r.values[AuditResource]
-	ev.Name = r.values[AuditName]
-	ev.Namespace = r.values[AuditNamespace]
-	ev.User = r.values[AuditUser]
-	ev.ImpersonatedUser = r.values[AuditImpersonatedUser]
-	ev.UserAgent = r.values[AuditUserAgent]
-	ev.Decision = r.values[AuditDecision]
-	ev.AuditID = r.values[AuditID]
-	ev.Stage = r.values[AuditStage]
+		r.Get(AuditReceivedAt), r.Get(AuditStageAt), r.Get(AuditLegacyTimestamp))
+	ev.Verb = r.Get(AuditVerb)
+	ev.Resource = r.Get(AuditResource)
+	ev.Name = r.Get(AuditName)
+	ev.Namespace = r.Get(AuditNamespace)
+	ev.User = r.Get(AuditUser)
+	ev.ImpersonatedUser = r.Get(AuditImpersonatedUser)
+	ev.UserAgent = r.Get(AuditUserAgent)
+	ev.Decision = r.Get(AuditDecision)
+	ev.AuditID = r.Get(AuditID)
+	ev.Stage = r.Get(AuditStage)
 	ev.SourceIPs = append(ev.SourceIPs, r.ips.first...)
 	if r.ips.n > len(r.ips.first) {
 		ev.SourceIPs = append(ev.SourceIPs, r.ips.last)
@@ -229,6 +293,9 @@ func firstTime(fallback int64, candidates ...string) int64 {
 // ParseTime reads an RFC 3339 timestamp (the API server writes
 // microseconds and "Z") as Unix nanoseconds.
 func ParseTime(s string) (int64, bool) {
+	if ns, ok := parseUTC(s); ok {
+		return ns, true
+	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
 		return 0, false
@@ -252,3 +319,79 @@ func borrow(b []byte) string {
 
 // Borrow is borrow for decoders outside this package.
 func Borrow(b []byte) string { return borrow(b) }
+
+// parseUTC reads the one layout the API server writes,
+// 2006-01-02T15:04:05.999999999Z, without time.Parse's generality (every
+// audit event pays for its timestamp). Anything else, including values
+// time.Parse would reject, goes to time.Parse; a fuzz test holds the two
+// to the same answers.
+func parseUTC(s string) (int64, bool) {
+	if len(s) < 20 || len(s) > 30 || s[len(s)-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return 0, false
+	}
+	year, ok1 := digits(s[0:4])
+	month, ok2 := digits(s[5:7])
+	day, ok3 := digits(s[8:10])
+	hour, ok4 := digits(s[11:13])
+	min, ok5 := digits(s[14:16])
+	sec, ok6 := digits(s[17:19])
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || year < 1678 || year > 2261 || month < 1 || month > 12 ||
+		day < 1 || day > daysIn(month, year) || hour > 23 || min > 59 || sec > 59 {
+		return 0, false
+	}
+	var frac int64
+	rest := s[19 : len(s)-1]
+	if rest != "" {
+		if rest[0] != '.' || len(rest) < 2 {
+			return 0, false
+		}
+		f, ok := digits(rest[1:])
+		if !ok {
+			return 0, false
+		}
+		frac = int64(f)
+		for i := len(rest) - 1; i < 9; i++ {
+			frac *= 10
+		}
+	}
+	days := daysFromCivil(year, month, day)
+	return ((days*24+int64(hour))*60+int64(min))*60*1e9 + int64(sec)*1e9 + frac, true
+}
+
+func digits(s string) (int, bool) {
+	n := 0
+	for i := 0; i < len(s); i++ {
+		c := s[i] - '0'
+		if c > 9 {
+			return 0, false
+		}
+		n = n*10 + int(c)
+	}
+	return n, true
+}
+
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
+}
+
+// daysFromCivil counts days from 1970-01-01 (Howard Hinnant's algorithm).
+func daysFromCivil(y, m, d int) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era)*146097 + int64(doe) - 719468
+}

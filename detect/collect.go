@@ -7,25 +7,35 @@ import (
 )
 
 // collect describes the fingerprint's matching events in [from, to] as an
-// alert stamped at, and marks every value in it as reported.
+// alert stamped at, over the window [from, at], and marks every value in it
+// as reported.
 func (e *Engine) collect(f *fingerprint, from, to, at int64, typ AlertType) *Alert {
 	recs := f.between(from, to)
 	e.gen++
 	var names, namespaces, decisions, imps, ips []string
-	seenNS, seenDec, seenImp, seenIPs := map[strID]bool{}, map[strID]bool{}, map[strID]bool{}, map[strID]bool{}
-	for _, r := range recs {
+	var audits []auditRef
+	seen := map[strID]recordAttrs{}
+	for i := range recs {
+		r := &recs[i]
 		s := &f.slots[r.slot]
 		if s.mark != e.gen {
 			s.mark = e.gen
 			s.reported = true
 			names = append(names, e.pool.str(s.name))
 		}
-		namespaces = appendNew(namespaces, seenNS, r.ns, e.pool)
-		decisions = appendNew(decisions, seenDec, r.dec, e.pool)
-		imps = appendNew(imps, seenImp, r.imp, e.pool)
-		if r.ips != 0 && !seenIPs[r.ips] {
-			seenIPs[r.ips] = true
-			ips = append(ips, strings.Split(e.pool.str(r.ips), ",")...)
+		a, ok := seen[r.attrs]
+		if !ok {
+			a = splitAttrs(e.pool.str(r.attrs))
+			seen[r.attrs] = a
+			namespaces = append(namespaces, a.Namespace)
+			decisions = append(decisions, a.Decision)
+			imps = append(imps, a.ImpersonatedUser)
+			if a.SourceIPs != "" {
+				ips = append(ips, strings.Split(a.SourceIPs, ",")...)
+			}
+		}
+		if id := auditIDOf(r, a); id != "" {
+			audits = append(audits, auditRef{t: r.t, id: id})
 		}
 	}
 	if f.ip != "" {
@@ -37,7 +47,7 @@ func (e *Engine) collect(f *fingerprint, from, to, at int64, typ AlertType) *Ale
 		Mode:              e.set.Mode,
 		Timestamp:         at,
 		WindowStart:       from,
-		WindowEnd:         to,
+		WindowEnd:         at,
 		User:              f.user,
 		SourceIP:          f.ip,
 		UserAgent:         f.ua,
@@ -45,14 +55,14 @@ func (e *Engine) collect(f *fingerprint, from, to, at int64, typ AlertType) *Ale
 		EventCount:        len(recs),
 		RelatedIPs:        sortedUnique(ips),
 		ImpersonatedUsers: sortedUnique(imps),
-		AuditIDs:          f.auditIDs(from, to, e.pool),
+		AuditIDs:          latestAuditIDs(audits),
 		Truncated:         f.truncatedAt >= from,
 		Fingerprint:       fingerprintID(f.key),
 	}
 	if len(recs) > 0 {
 		a.EventStart, a.EventEnd = recs[0].t, recs[len(recs)-1].t
 	}
-	a.ID = alertID(e.rule, f.key, from, to)
+	a.ID = alertID(e.rule, f.key, from, at)
 	names = sortedUnique(names)
 	for _, c := range e.rule.Columns {
 		var values []string
@@ -84,12 +94,31 @@ func (e *Engine) collect(f *fingerprint, from, to, at int64, typ AlertType) *Ale
 	return a
 }
 
-func appendNew(list []string, seen map[strID]bool, id strID, p *pool) []string {
-	if id == 0 || seen[id] {
-		return list
+type auditRef struct {
+	t  int64
+	id string
+}
+
+// latestAuditIDs lists the auditIDs of the window's latest events (up to
+// maxAuditIDs distinct ones, chosen by event time then ID, so the choice
+// does not depend on arrival order), sorted.
+func latestAuditIDs(refs []auditRef) []string {
+	sort.Slice(refs, func(i, j int) bool {
+		if refs[i].t != refs[j].t {
+			return refs[i].t > refs[j].t
+		}
+		return refs[i].id > refs[j].id
+	})
+	ids := make([]string, 0, maxAuditIDs)
+	for _, r := range refs {
+		if len(ids) == maxAuditIDs {
+			break
+		}
+		if !slices.Contains(ids, r.id) {
+			ids = append(ids, r.id)
+		}
 	}
-	seen[id] = true
-	return append(list, p.str(id))
+	return sortedUnique(ids)
 }
 
 func nonEmpty(s string) []string {
@@ -97,26 +126,6 @@ func nonEmpty(s string) []string {
 		return nil
 	}
 	return []string{s}
-}
-
-// auditIDs lists up to maxAuditIDs of the most recent auditIDs seen in the
-// window, oldest first.
-func (f *fingerprint) auditIDs(from, to int64, p *pool) []string {
-	refs := make([]auditRef, 0, auditRing)
-	for _, r := range f.audit {
-		if r.id != 0 && r.t >= from && r.t <= to {
-			refs = append(refs, r)
-		}
-	}
-	sort.SliceStable(refs, func(i, j int) bool { return refs[i].t < refs[j].t })
-	if len(refs) > maxAuditIDs {
-		refs = refs[len(refs)-maxAuditIDs:]
-	}
-	ids := make([]string, 0, len(refs))
-	for _, r := range refs {
-		ids = append(ids, p.str(r.id))
-	}
-	return sortedUnique(ids)
 }
 
 // sortedUnique sorts ascending and removes duplicates and empty strings,

@@ -3,6 +3,7 @@ package detect
 import (
 	"container/heap"
 	"fmt"
+	"math"
 	"net/netip"
 	"strings"
 	"time"
@@ -34,6 +35,10 @@ type Engine struct {
 	mru   *fingerprint // recency list: most recently active first
 	lru   *fingerprint
 	mutes muteHeap
+	// Stream mode with reorder_delay: decisions wait until the watermark
+	// has passed them by the delay, then run in event-time order.
+	delay  int64
+	checks checkHeap
 
 	// wm is the watermark: the largest event time seen (noTime before the
 	// first event).
@@ -48,10 +53,10 @@ type Engine struct {
 	// of the current batch, of the last batch, and the watermark then.
 	arrival, lastArrival, wmAtArrival int64
 
-	gen    uint32
-	keyBuf []byte
-	ipBuf  []byte
-	stats  Stats
+	gen     uint32
+	keyBuf  []byte
+	attrBuf []byte
+	stats   Stats
 }
 
 // Stats are the engine's counters and gauges.
@@ -96,7 +101,7 @@ func New(r *Rule, s Settings, opts Options) (*Engine, error) {
 	e := &Engine{
 		rule: r, set: s, f: f, opts: opts,
 		window: int64(s.Window), suppress: int64(s.Suppress), interval: int64(s.Interval),
-		lateness: int64(s.AllowedLateness),
+		lateness: int64(s.AllowedLateness), delay: int64(s.ReorderDelay),
 		// Four records per value leaves room for a request's two stages and
 		// a repeat before repeated reads are coalesced.
 		maxRecords: 4 * s.MaxNamesPerFingerprint,
@@ -177,10 +182,7 @@ func (e *Engine) Tick(now time.Time) {
 // every evaluation whose window holds a matching event runs.
 func (e *Engine) Close() {
 	if e.set.Mode == ModeStream {
-		for e.mutes.Len() > 0 {
-			f := e.mutes[0]
-			e.checkUpdate(f, f.until)
-		}
+		e.decide(math.MaxInt64)
 		return
 	}
 	if e.nextEval == noTime {
@@ -219,10 +221,7 @@ func (e *Engine) advance(t int64) {
 	}
 	e.wm = t
 	if e.set.Mode == ModeStream {
-		for e.mutes.Len() > 0 && e.mutes[0].until <= e.wm {
-			f := e.mutes[0]
-			e.checkUpdate(f, f.until)
-		}
+		e.decide(e.decided())
 	} else {
 		e.runDueEvaluations()
 	}
@@ -238,7 +237,16 @@ func (e *Engine) horizon() int64 {
 		}
 		return e.nextEval - e.window
 	}
-	return e.wm - e.window - e.lateness
+	return e.decided() - e.window - e.lateness
+}
+
+// decided is the event time up to which stream decisions have been made:
+// the watermark, less reorder_delay.
+func (e *Engine) decided() int64 {
+	if e.wm == noTime {
+		return noTime
+	}
+	return e.wm - e.delay
 }
 
 // late reports whether a matching event at t missed an evaluation that
@@ -248,7 +256,7 @@ func (e *Engine) late(t int64) bool {
 	if e.set.Mode == ModeSchedule {
 		return e.lastEval != noTime && t <= e.lastEval
 	}
-	return t < e.wm-e.lateness
+	return t < e.decided()-e.lateness
 }
 
 func (e *Engine) add(ev *Event, t int64, ip netip.Addr) {
@@ -292,49 +300,28 @@ func (e *Engine) add(ev *Event, t int64, ip netip.Addr) {
 		f.truncate(t)
 	}
 	prevLast := f.slots[slot].last
-	r := rec{
-		t:    t,
-		slot: slot,
-		ns:   e.pool.ref(ev.Namespace),
-		dec:  e.pool.ref(ev.Decision),
-		imp:  e.pool.ref(ev.ImpersonatedUser),
-		ips:  e.refSourceIPs(ev),
+	r := rec{t: t, slot: slot}
+	var auditID string
+	if u, ok := parseAuditUUID(ev.AuditID); ok {
+		r.audit = u
+	} else {
+		auditID = ev.AuditID
 	}
+	r.attrs = e.refAttrs(ev, auditID)
 	pos := f.insert(r, e.window)
-	if ev.AuditID != "" {
-		f.noteAuditID(t, e.pool.ref(ev.AuditID), e.pool)
-	}
 	if t > e.newestMatch {
 		e.newestMatch = t
 	}
-	if e.set.Mode == ModeStream && !late && !f.muted {
-		e.streamCheck(f, pos, prevLast)
-	}
-}
-
-// refSourceIPs interns the event's whole sourceIPs list (canonical
-// addresses, comma-joined) for related.ip; 0 when it is just the source.
-func (e *Engine) refSourceIPs(ev *Event) strID {
-	if ev.SourceIPCount <= 1 {
-		return 0
-	}
-	b := e.ipBuf[:0]
-	for i, s := range ev.SourceIPs {
-		a, ok := parseSourceIP(s)
-		if !ok {
-			continue
+	if e.set.Mode == ModeStream {
+		switch {
+		case late:
+			// It joins the windows still to be decided, nothing more.
+		case t > e.decided():
+			heap.Push(&e.checks, check{t: t, f: f})
+		case !f.muted:
+			e.streamCheck(f, pos, prevLast)
 		}
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = a.AppendTo(b)
 	}
-	e.ipBuf = b
-	if id, ok := e.pool.index[string(b)]; ok {
-		e.pool.retain(id)
-		return id
-	}
-	return e.pool.ref(string(b))
 }
 
 // lookup finds or creates the fingerprint of a matching event and marks it
@@ -515,8 +502,13 @@ func floorDiv(a, b int64) int64 {
 // muteHeap orders muted fingerprints by the end of their mute period.
 type muteHeap []*fingerprint
 
-func (h muteHeap) Len() int           { return len(h) }
-func (h muteHeap) Less(i, j int) bool { return h[i].until < h[j].until }
+func (h muteHeap) Len() int { return len(h) }
+func (h muteHeap) Less(i, j int) bool {
+	if h[i].until != h[j].until {
+		return h[i].until < h[j].until
+	}
+	return h[i].key < h[j].key
+}
 func (h muteHeap) Swap(i, j int) {
 	h[i], h[j] = h[j], h[i]
 	h[i].heapIdx, h[j].heapIdx = i, j
@@ -538,8 +530,8 @@ func (h *muteHeap) Pop() any {
 // String describes the settings in one line, for the start-up log.
 func (s Settings) String() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "mode=%s threshold=%d window=%s suppress=%s interval=%s allowed_lateness=%s idle_timeout=%s max_clock_skew=%s max_alerts=%d source_ip=%s",
-		s.Mode, s.Threshold, s.Window, s.Suppress, s.Interval, s.AllowedLateness, s.IdleTimeout, s.MaxClockSkew, s.MaxAlerts, s.SourceIP)
+	fmt.Fprintf(&b, "mode=%s threshold=%d window=%s suppress=%s interval=%s allowed_lateness=%s reorder_delay=%s idle_timeout=%s max_clock_skew=%s max_alerts=%d source_ip=%s",
+		s.Mode, s.Threshold, s.Window, s.Suppress, s.Interval, s.AllowedLateness, s.ReorderDelay, s.IdleTimeout, s.MaxClockSkew, s.MaxAlerts, s.SourceIP)
 	keys := make([]string, 0, len(s.Exclusions))
 	for k := range s.Exclusions {
 		keys = append(keys, k)

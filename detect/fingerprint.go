@@ -5,15 +5,16 @@ import (
 	"sort"
 )
 
-// rec is one matching event as the engine keeps it: 32 bytes, every string
-// interned.
+// rec is one matching event as the engine keeps it, in 32 bytes.
 type rec struct {
 	t    int64
 	slot int32 // the distinct value, as the fingerprint's slot
-	ns   strID
-	dec  strID
-	imp  strID
-	ips  strID // the whole sourceIPs list, canonical, comma-joined
+	// attrs interns the event's other listed values together (see
+	// recordAttrs): they repeat across events far more than they vary.
+	attrs strID
+	// audit is the auditID when it is a UUID (the API server's own); any
+	// other auditID is kept in attrs.
+	audit [16]byte
 }
 
 // nameSlot is one distinct value of a fingerprint's counted field.
@@ -25,14 +26,6 @@ type nameSlot struct {
 	reported bool   // listed in an alert of the current mute period
 	last     int64  // time of the newest record
 }
-
-// auditRef is an auditID kept for pivoting.
-type auditRef struct {
-	t  int64
-	id strID
-}
-
-const auditRing = 8
 
 // smallSlots is the size under which a fingerprint finds a slot by a linear
 // scan instead of a map: most fingerprints read one or two secrets.
@@ -70,9 +63,6 @@ type fingerprint struct {
 	prev, next *fingerprint // recency list, most recent first
 
 	truncatedAt int64 // newest event time at which a cap dropped activity
-
-	audit  [auditRing]auditRef
-	auditN int
 }
 
 func (f *fingerprint) live() []rec { return f.recs[f.head:] }
@@ -206,13 +196,6 @@ func (f *fingerprint) between(from, to int64) []rec {
 	return live[i:j]
 }
 
-func (f *fingerprint) noteAuditID(t int64, id strID, p *pool) {
-	slot := &f.audit[f.auditN%auditRing]
-	p.release(slot.id)
-	*slot = auditRef{t: t, id: id}
-	f.auditN++
-}
-
 // dropBefore releases the records older than horizon.
 func (f *fingerprint) dropBefore(horizon int64, p *pool) (dropped int) {
 	for f.head < len(f.recs) && f.recs[f.head].t < horizon {
@@ -254,10 +237,7 @@ func (f *fingerprint) release(i int, p *pool) {
 		f.leaveWindow(s)
 	}
 	s.nrec--
-	p.release(r.ns)
-	p.release(r.dec)
-	p.release(r.imp)
-	p.release(r.ips)
+	p.release(r.attrs)
 	*r = rec{}
 	if s.nrec == 0 && !s.reported {
 		f.freeSlot(r.slot, p)
@@ -294,17 +274,10 @@ func (f *fingerprint) unmute(p *pool) {
 // releaseAll frees everything the fingerprint holds in the pool.
 func (f *fingerprint) releaseAll(p *pool) {
 	for i := f.head; i < len(f.recs); i++ {
-		r := &f.recs[i]
-		p.release(r.ns)
-		p.release(r.dec)
-		p.release(r.imp)
-		p.release(r.ips)
+		p.release(f.recs[i].attrs)
 	}
 	for i := range f.slots {
 		p.release(f.slots[i].name)
-	}
-	for i := range f.audit {
-		p.release(f.audit[i].id)
 	}
 	*f = fingerprint{}
 }

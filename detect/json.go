@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"slices"
 	"strconv"
+	"sync"
 	"unsafe"
 
 	jsoniter "github.com/json-iterator/go"
@@ -89,6 +90,7 @@ func structFor(n *Node, base uintptr, l *layout) reflect.Type {
 		kinds = append(kinds, c)
 	}
 	typ := reflect.StructOf(fields)
+	objectTypes.Store(typ, leavesOf(typ, 0, nil))
 	if l == nil {
 		return typ
 	}
@@ -106,19 +108,35 @@ func structFor(n *Node, base uintptr, l *layout) reflect.Type {
 	return typ
 }
 
+// objectTypes holds the struct types built for Object nodes: their
+// decoders are wrapped so that a value of another type (say "user": "")
+// counts as missing instead of failing the document.
+var objectTypes sync.Map
+
 var (
 	bodyLayout  = buildLayout(BodySchema)
 	eventLayout = buildLayout(EventSchema)
 )
 
-// jsonAPI is private so that nothing here changes json-iterator's global
-// configuration (another Go plugin in the same Fluent Bit may use it).
-// Keys are matched case-sensitively, as Elasticsearch and the API server do.
-var jsonAPI = func() jsoniter.API {
-	api := jsoniter.Config{CaseSensitive: true, ObjectFieldMustBeSimpleString: true}.Froze()
+// The configurations are private so that nothing here changes
+// json-iterator's global configuration (another Go plugin in the same
+// Fluent Bit may use it). Keys are matched case-sensitively, as
+// Elasticsearch and the API server do.
+//
+// fastAPI reads keys as views into the document: no allocation, but a key
+// holding an escaped quote stops it with an error. exactAPI unescapes every
+// key and string; a document the fast pass could not read is read again
+// with it, so escapes cost time only where they occur.
+var (
+	fastAPI  = newAPI(jsoniter.Config{CaseSensitive: true, ObjectFieldMustBeSimpleString: true})
+	exactAPI = newAPI(jsoniter.Config{CaseSensitive: true})
+)
+
+func newAPI(c jsoniter.Config) jsoniter.API {
+	api := c.Froze()
 	api.RegisterExtension(&viewExtension{})
 	return api
-}()
+}
 
 type viewExtension struct{ jsoniter.DummyExtension }
 
@@ -134,12 +152,57 @@ func (*viewExtension) CreateDecoder(typ reflect2.Type) jsoniter.ValDecoder {
 	return nil
 }
 
+func (*viewExtension) DecorateDecoder(typ reflect2.Type, dec jsoniter.ValDecoder) jsoniter.ValDecoder {
+	if leaves, ok := objectTypes.Load(typ.Type1()); ok {
+		return objectDecoder{dec, &layout{typ: typ.Type1(), leaves: leaves.([]leafAt)}}
+	}
+	return dec
+}
+
+// objectDecoder makes a repeated key replace the earlier object (as
+// encoding/json's maps and Elasticsearch do) and reads a non-object as
+// missing.
+type objectDecoder struct {
+	jsoniter.ValDecoder
+	l *layout
+}
+
+func (d objectDecoder) Decode(ptr unsafe.Pointer, it *jsoniter.Iterator) {
+	clearLeaves(d.l, ptr)
+	if it.WhatIsNext() != jsoniter.ObjectValue {
+		it.Skip()
+		return
+	}
+	d.ValDecoder.Decode(ptr, it)
+}
+
+// leavesOf lists the string and list leaves of a decoding struct.
+func leavesOf(typ reflect.Type, base uintptr, out []leafAt) []leafAt {
+	for i := 0; i < typ.NumField(); i++ {
+		f := typ.Field(i)
+		switch f.Type {
+		case reflect.TypeOf(view{}):
+			out = append(out, leafAt{offset: base + f.Offset})
+		case reflect.TypeOf(viewList{}):
+			out = append(out, leafAt{offset: base + f.Offset, list: true})
+		case reflect.TypeOf(itemList{}):
+		default:
+			out = leavesOf(f.Type, base+f.Offset, out)
+		}
+	}
+	return out
+}
+
 type viewDecoder struct{}
 
 func (viewDecoder) Decode(ptr unsafe.Pointer, it *jsoniter.Iterator) {
 	p := it.Attachment.(*JSONParser)
-	if s, ok := p.readString(); ok {
+	if s, ok := p.readString(it); ok {
 		*(*view)(ptr) = view{s: s, present: true}
+	} else {
+		// A repeated key replaces the earlier value, even with a
+		// non-string.
+		*(*view)(ptr) = view{}
 	}
 }
 
@@ -155,12 +218,12 @@ func (viewListDecoder) Decode(ptr unsafe.Pointer, it *jsoniter.Iterator) {
 	l.reset()
 	switch it.WhatIsNext() {
 	case jsoniter.StringValue:
-		if s, ok := p.readString(); ok {
+		if s, ok := p.readString(it); ok {
 			l.add(s)
 		}
 	case jsoniter.ArrayValue:
 		it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
-			if s, ok := p.readString(); ok {
+			if s, ok := p.readString(it); ok {
 				l.add(s)
 			}
 			return !p.misparsed && it.Error == nil
@@ -201,7 +264,8 @@ func (itemListDecoder) Decode(_ unsafe.Pointer, it *jsoniter.Iterator) {
 // a decode. A JSONParser is not safe for concurrent use; keep one per
 // goroutine.
 type JSONParser struct {
-	iter     *jsoniter.Iterator
+	fast     *jsoniter.Iterator
+	exactIt  *jsoniter.Iterator
 	bodyVal  any // *struct of bodyLayout.typ
 	bodyBase unsafe.Pointer
 	itemVal  any // *struct of eventLayout.typ
@@ -212,8 +276,8 @@ type JSONParser struct {
 	time     int64
 	events   int
 	sawItems bool
-	// exact is set while re-reading a document whose strings contain an
-	// escaped quote: the zero-copy read cannot find such a string's end.
+	// exact is set while re-reading a document the fast pass could not
+	// read (an escaped quote in a key or a string).
 	exact     bool
 	misparsed bool
 	// replayed counts events the exact pass must not emit again: the items
@@ -223,8 +287,8 @@ type JSONParser struct {
 
 // NewJSONParser returns a parser ready for use.
 func NewJSONParser() *JSONParser {
-	p := &JSONParser{iter: jsoniter.NewIterator(jsonAPI)}
-	p.iter.Attachment = p
+	p := &JSONParser{fast: jsoniter.NewIterator(fastAPI), exactIt: jsoniter.NewIterator(exactAPI)}
+	p.fast.Attachment, p.exactIt.Attachment = p, p
 	body := reflect.New(bodyLayout.typ)
 	p.bodyVal, p.bodyBase = body.Interface(), body.UnsafePointer()
 	item := reflect.New(eventLayout.typ)
@@ -243,21 +307,20 @@ func NewJSONParser() *JSONParser {
 // EventList emitted before a syntax error are not taken back.
 func (p *JSONParser) Parse(doc []byte, recordTime int64, emit func(*Event)) (int, error) {
 	p.emit, p.time, p.events = emit, recordTime, 0
-	err := p.parse(doc)
-	if p.misparsed {
-		// The fast read stopped at an escaped quote. Read the document
-		// again exactly; the items it already emitted are not emitted twice.
+	err := p.parse(p.fast, doc)
+	if p.misparsed || (err != nil && err != ErrNotAudit) {
+		// Read the document again exactly; the items the fast pass
+		// emitted before it stopped are not emitted twice.
 		p.exact, p.replayed = true, p.events
-		err = p.parse(doc)
+		err = p.parse(p.exactIt, doc)
 		p.exact, p.replayed = false, 0
 	}
 	p.emit = nil
 	return p.events, err
 }
 
-func (p *JSONParser) parse(doc []byte) error {
+func (p *JSONParser) parse(it *jsoniter.Iterator, doc []byte) error {
 	p.misparsed, p.sawItems = false, false
-	it := p.iter
 	it.ResetBytes(doc)
 	it.Error = nil
 	if it.WhatIsNext() != jsoniter.ObjectValue {
@@ -326,8 +389,7 @@ func clearLeaves(l *layout, base unsafe.Pointer) {
 // readString reads a string value as a view into the document when it has
 // no escapes; escaped strings are unescaped into a new string. Values of
 // other types are skipped and count as missing.
-func (p *JSONParser) readString() (string, bool) {
-	it := p.iter
+func (p *JSONParser) readString(it *jsoniter.Iterator) (string, bool) {
 	if it.WhatIsNext() != jsoniter.StringValue {
 		it.Skip()
 		return "", false
@@ -367,5 +429,5 @@ func unescapeJSON(body []byte) string {
 	quoted = append(quoted, '"')
 	quoted = append(quoted, body...)
 	quoted = append(quoted, '"')
-	return jsoniter.ParseBytes(jsonAPI, quoted).ReadString()
+	return jsoniter.ParseBytes(exactAPI, quoted).ReadString()
 }

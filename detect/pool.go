@@ -45,6 +45,19 @@ func (p *pool) ref(s string) strID {
 	return id
 }
 
+// refBytes is ref for a value held in a scratch buffer: it copies only
+// a value not seen before.
+func (p *pool) refBytes(b []byte) strID {
+	if len(b) == 0 {
+		return 0
+	}
+	if id, ok := p.index[string(b)]; ok {
+		p.refs[id]++
+		return id
+	}
+	return p.ref(string(b))
+}
+
 // retain takes one more reference on an id already held.
 func (p *pool) retain(id strID) {
 	if id != 0 {

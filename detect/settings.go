@@ -59,10 +59,14 @@ type Settings struct {
 	Suppress        time.Duration
 	Interval        time.Duration
 	AllowedLateness time.Duration
-	IdleTimeout     time.Duration // 0 turns the idle advance off
-	MaxClockSkew    time.Duration // 0 turns the future-time guard off
-	MaxAlerts       int
-	SourceIP        SourceIPMode
+	// ReorderDelay (stream mode) holds decisions until the watermark has
+	// passed them by this much, so that alerts do not depend on arrival
+	// order within it (Workers N, several API servers). 0: decide at once.
+	ReorderDelay time.Duration
+	IdleTimeout  time.Duration // 0 turns the idle advance off
+	MaxClockSkew time.Duration // 0 turns the future-time guard off
+	MaxAlerts    int
+	SourceIP     SourceIPMode
 	// Exclusions holds each exclusion list by its setting key; a list given
 	// in the configuration replaces the rule's default.
 	Exclusions             map[string][]string
@@ -78,6 +82,7 @@ const (
 	KeySuppress               = "suppress"
 	KeyInterval               = "interval"
 	KeyAllowedLateness        = "allowed_lateness"
+	KeyReorderDelay           = "reorder_delay"
 	KeyIdleTimeout            = "idle_timeout"
 	KeyMaxClockSkew           = "max_clock_skew"
 	KeyMaxAlerts              = "max_alerts"
@@ -90,7 +95,7 @@ const (
 // documentation order.
 func SettingKeys(r *Rule) []string {
 	keys := []string{KeyMode, KeyThreshold, KeyWindow, KeySuppress, KeyInterval, KeyAllowedLateness,
-		KeyIdleTimeout, KeyMaxClockSkew, KeyMaxAlerts, KeySourceIP}
+		KeyReorderDelay, KeyIdleTimeout, KeyMaxClockSkew, KeyMaxAlerts, KeySourceIP}
 	for _, x := range r.Exclusions {
 		keys = append(keys, x.Setting)
 	}
@@ -167,6 +172,7 @@ func ParseSettings(r *Rule, g Getter) (Settings, error) {
 	p.duration(KeySuppress, &s.Suppress, time.Second)
 	p.duration(KeyInterval, &s.Interval, time.Second)
 	p.duration(KeyAllowedLateness, &s.AllowedLateness, 0)
+	p.duration(KeyReorderDelay, &s.ReorderDelay, 0)
 	p.duration(KeyIdleTimeout, &s.IdleTimeout, 0)
 	p.duration(KeyMaxClockSkew, &s.MaxClockSkew, 0)
 	p.integer(KeyMaxAlerts, &s.MaxAlerts, 1)
@@ -211,6 +217,10 @@ func (s *Settings) Validate() error {
 	if s.MaxNamesPerFingerprint < s.Threshold {
 		errs = append(errs, &ConfigError{Key: KeyMaxNamesPerFingerprint, Value: strconv.Itoa(s.MaxNamesPerFingerprint),
 			Reason: fmt.Sprintf("must be at least threshold (%d), or no fingerprint could ever alert", s.Threshold)})
+	}
+	if s.Mode == ModeSchedule && s.ReorderDelay > 0 {
+		errs = append(errs, &ConfigError{Key: KeyReorderDelay, Value: s.ReorderDelay.String(),
+			Reason: "applies to stream mode only; schedule mode waits allowed_lateness before each evaluation"})
 	}
 	if s.Mode == ModeSchedule && s.Window < s.Interval {
 		errs = append(errs, &ConfigError{Key: KeyWindow, Value: s.Window.String(),

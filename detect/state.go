@@ -36,7 +36,8 @@ type FingerprintSnapshot struct {
 	TruncatedAt int64            `json:"truncated_at"`
 	Names       []NameSnapshot   `json:"names"`
 	Records     []RecordSnapshot `json:"records"`
-	AuditIDs    []AuditSnapshot  `json:"audit_ids,omitempty"`
+	// Checks are the deferred threshold checks (reorder_delay) still due.
+	Checks []int64 `json:"checks,omitempty"`
 }
 
 // NameSnapshot is one distinct value; Reported marks it as listed in an
@@ -54,12 +55,7 @@ type RecordSnapshot struct {
 	Decision         string `json:"d,omitempty"`
 	ImpersonatedUser string `json:"imp,omitempty"`
 	SourceIPs        string `json:"ips,omitempty"`
-}
-
-// AuditSnapshot is an auditID kept for pivoting.
-type AuditSnapshot struct {
-	Time int64  `json:"t"`
-	ID   string `json:"id"`
+	AuditID          string `json:"id,omitempty"`
 }
 
 // Snapshot captures the engine's state.
@@ -67,6 +63,10 @@ func (e *Engine) Snapshot() *Snapshot {
 	s := &Snapshot{
 		Version: StateVersion, Rule: e.rule.ID, Mode: e.set.Mode.String(), Window: e.window,
 		Watermark: e.wm, NextEval: e.nextEval, LastEval: e.lastEval, NewestMatch: e.newestMatch,
+	}
+	checks := map[*fingerprint][]int64{}
+	for _, c := range e.checks {
+		checks[c.f] = append(checks[c.f], c.t)
 	}
 	// Least recently active first, so that a restore rebuilds the same
 	// recency order.
@@ -82,16 +82,14 @@ func (e *Engine) Snapshot() *Snapshot {
 			index[int32(i)] = len(fs.Names)
 			fs.Names = append(fs.Names, NameSnapshot{Name: e.pool.str(sl.name), Reported: sl.reported})
 		}
-		for _, r := range f.live() {
+		for i := range f.live() {
+			r := &f.live()[i]
+			a := splitAttrs(e.pool.str(r.attrs))
 			fs.Records = append(fs.Records, RecordSnapshot{Time: r.t, Name: index[r.slot],
-				Namespace: e.pool.str(r.ns), Decision: e.pool.str(r.dec), ImpersonatedUser: e.pool.str(r.imp),
-				SourceIPs: e.pool.str(r.ips)})
+				Namespace: a.Namespace, Decision: a.Decision, ImpersonatedUser: a.ImpersonatedUser,
+				SourceIPs: a.SourceIPs, AuditID: auditIDOf(r, a)})
 		}
-		for _, a := range f.audit {
-			if a.id != 0 {
-				fs.AuditIDs = append(fs.AuditIDs, AuditSnapshot{Time: a.t, ID: e.pool.str(a.id)})
-			}
-		}
+		fs.Checks = checks[f]
 		s.Fingerprints = append(s.Fingerprints, fs)
 	}
 	return s
@@ -139,11 +137,20 @@ func (e *Engine) Restore(s *Snapshot) error {
 			if r.Name < 0 || r.Name >= len(slots) {
 				return fmt.Errorf("fingerprint %d: record names value %d of %d", i, r.Name, len(slots))
 			}
-			f.insert(rec{t: r.Time, slot: slots[r.Name], ns: e.pool.ref(r.Namespace), dec: e.pool.ref(r.Decision),
-				imp: e.pool.ref(r.ImpersonatedUser), ips: e.pool.ref(r.SourceIPs)}, e.window)
+			a := recordAttrs{Namespace: r.Namespace, Decision: r.Decision, ImpersonatedUser: r.ImpersonatedUser, SourceIPs: r.SourceIPs}
+			nr := rec{t: r.Time, slot: slots[r.Name]}
+			if u, ok := parseAuditUUID(r.AuditID); ok {
+				nr.audit = u
+			} else {
+				a.AuditID = r.AuditID
+			}
+			if a != (recordAttrs{}) {
+				nr.attrs = e.pool.ref(a.key())
+			}
+			f.insert(nr, e.window)
 		}
-		for _, a := range fs.AuditIDs {
-			f.noteAuditID(a.Time, e.pool.ref(a.ID), e.pool)
+		for _, t := range fs.Checks {
+			heap.Push(&e.checks, check{t: t, f: f})
 		}
 		if fs.Muted && e.set.Mode == ModeStream {
 			f.muted, f.until = true, fs.Until

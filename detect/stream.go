@@ -38,6 +38,10 @@ func (e *Engine) streamCheck(f *fingerprint, pos int, prevLast int64) {
 	if hi > f.winEnd {
 		hi = f.winEnd
 	}
+	if d := e.decided(); hi > d {
+		// Later windows are still to be decided, in order.
+		hi = d
+	}
 	checked := 0
 	last := int64(noTime)
 	for i := pos; i < len(f.recs); i++ {
@@ -79,9 +83,16 @@ func (e *Engine) alertNew(f *fingerprint, t int64) {
 // checkUpdate runs when the watermark reaches the end U of a mute period:
 // values in [U-window, U] not reported yet make an update stamped U and a
 // new mute period; otherwise the fingerprint is no longer muted.
+//
+// An event stamped exactly U reaches the engine with the watermark that
+// reaches U, and an arriving event first advances the watermark, then the
+// due mute ends are handled, then the event itself: so the update never
+// holds events at U itself (they belong to what follows). Reading the
+// window as [U-window, U) makes that true whatever the arrival order.
 func (e *Engine) checkUpdate(f *fingerprint, u int64) {
+	last := u - 1
 	unreported := false
-	for _, r := range f.between(u-e.window, u) {
+	for _, r := range f.between(u-e.window, last) {
 		if !f.slots[r.slot].reported {
 			unreported = true
 			break
@@ -92,8 +103,59 @@ func (e *Engine) checkUpdate(f *fingerprint, u int64) {
 		f.unmute(e.pool)
 		return
 	}
-	a := e.collect(f, u-e.window, u, u, AlertUpdate)
+	a := e.collect(f, u-e.window, last, u, AlertUpdate)
 	f.until = u + e.suppress
 	heap.Fix(&e.mutes, f.heapIdx)
 	e.emit(a)
+}
+
+// decide makes, in event-time order, the stream decisions due by upTo:
+// the ends of mute periods and the deferred threshold checks of
+// reorder_delay. A mute ending at the time of a check is handled first, as
+// an in-order engine handles due mutes before the event that reaches them.
+func (e *Engine) decide(upTo int64) {
+	for {
+		mute := e.mutes.Len() > 0 && e.mutes[0].until <= upTo
+		chk := e.checks.Len() > 0 && e.checks[0].t <= upTo
+		switch {
+		case mute && (!chk || e.mutes[0].until <= e.checks[0].t):
+			f := e.mutes[0]
+			e.checkUpdate(f, f.until)
+		case chk:
+			c := heap.Pop(&e.checks).(check)
+			if c.f.key == "" || c.f.muted {
+				continue // evicted since, or already reported
+			}
+			e.gen++
+			if c.f.distinctIn(c.t-e.window, c.t, e.gen) >= e.set.Threshold {
+				e.alertNew(c.f, c.t)
+			}
+		default:
+			return
+		}
+	}
+}
+
+// check is a deferred threshold check of a fingerprint at an event time.
+type check struct {
+	t int64
+	f *fingerprint
+}
+
+type checkHeap []check
+
+func (h checkHeap) Len() int { return len(h) }
+func (h checkHeap) Less(i, j int) bool {
+	if h[i].t != h[j].t {
+		return h[i].t < h[j].t
+	}
+	return h[i].f.key < h[j].f.key
+}
+func (h checkHeap) Swap(i, j int) { h[i], h[j] = h[j], h[i] }
+func (h *checkHeap) Push(x any)   { *h = append(*h, x.(check)) }
+func (h *checkHeap) Pop() any {
+	old := *h
+	c := old[len(old)-1]
+	*h = old[:len(old)-1]
+	return c
 }

@@ -1,0 +1,111 @@
+package detect
+
+import (
+	"encoding/hex"
+	"strings"
+)
+
+// recordAttrs are the values of one matching event that an alert lists
+// besides the counted one. The engine interns them as one string, so a
+// record costs one reference whatever they hold.
+type recordAttrs struct {
+	Namespace        string
+	Decision         string
+	ImpersonatedUser string
+	SourceIPs        string // every parsable sourceIPs entry, canonical, comma-joined; "" when the only one is the source
+	AuditID          string // an auditID that is not a UUID (a client can set Audit-ID)
+}
+
+const attrSep = "\x00"
+
+func (a recordAttrs) key() string {
+	return strings.Join([]string{a.Namespace, a.Decision, a.ImpersonatedUser, a.SourceIPs, a.AuditID}, attrSep)
+}
+
+func splitAttrs(s string) recordAttrs {
+	if s == "" {
+		return recordAttrs{}
+	}
+	f := strings.SplitN(s, attrSep, 5)
+	for len(f) < 5 {
+		f = append(f, "")
+	}
+	return recordAttrs{Namespace: f[0], Decision: f[1], ImpersonatedUser: f[2], SourceIPs: f[3], AuditID: f[4]}
+}
+
+// refAttrs interns an event's attributes, building the key in a scratch
+// buffer so that a combination seen before costs no allocation.
+func (e *Engine) refAttrs(ev *Event, auditID string) strID {
+	b := e.attrBuf[:0]
+	b = append(b, ev.Namespace...)
+	b = append(b, attrSep...)
+	b = append(b, ev.Decision...)
+	b = append(b, attrSep...)
+	b = append(b, ev.ImpersonatedUser...)
+	b = append(b, attrSep...)
+	if ev.SourceIPCount > 1 {
+		first := true
+		for _, s := range ev.SourceIPs {
+			a, ok := parseSourceIP(s)
+			if !ok {
+				continue
+			}
+			if !first {
+				b = append(b, ',')
+			}
+			first = false
+			b = a.AppendTo(b)
+		}
+	}
+	b = append(b, attrSep...)
+	b = append(b, auditID...)
+	e.attrBuf = b
+	if len(b) == 4*len(attrSep) {
+		return 0
+	}
+	return e.pool.refBytes(b)
+}
+
+// parseAuditUUID reads an auditID in the form the API server writes
+// (lowercase canonical UUID) into 16 bytes; any other form is kept as text.
+func parseAuditUUID(s string) (u [16]byte, ok bool) {
+	if len(s) != 36 {
+		return u, false
+	}
+	var digits [32]byte
+	n := 0
+	for i := 0; i < 36; i++ {
+		c := s[i]
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			if c != '-' {
+				return u, false
+			}
+			continue
+		}
+		if unhex(c) < 0 {
+			return u, false
+		}
+		digits[n] = c
+		n++
+	}
+	hex.Decode(u[:], digits[:])
+	return u, u != [16]byte{}
+}
+
+func unhex(c byte) int {
+	switch {
+	case c >= '0' && c <= '9':
+		return int(c - '0')
+	case c >= 'a' && c <= 'f':
+		return int(c - 'a' + 10)
+	}
+	return -1
+}
+
+// auditIDOf returns a record's auditID.
+func auditIDOf(r *rec, attrs recordAttrs) string {
+	if r.audit == ([16]byte{}) {
+		return attrs.AuditID
+	}
+	return formatUUID(r.audit)
+}
