@@ -184,3 +184,23 @@ func TestCoreKeysAreNotSeen(t *testing.T) {
 		t.Fatalf("%d alerts", len(r.Alerts()))
 	}
 }
+
+// TestHotReload: Fluent Bit's hot reload registers and initialises the
+// plugin again in the same process while the old instances still exist;
+// both generations work and nothing global clashes.
+func TestHotReload(t *testing.T) {
+	r := startReceiver(t)
+	res := run(t, host.Config{Reload: true, Instances: []host.Instance{
+		{Props: props(r.URL()), Chunks: mustChunks(t, harvest(), chunk.Options{}, 0)},
+	}})
+	wantOK(t, res)
+	if len(res.Inits) != 2 || res.Inits[1].Instance != 1 || res.Inits[1].RC != 1 || len(res.Exits) != 2 {
+		t.Fatalf("inits %+v exits %+v\n%s", res.Inits, res.Exits, res.Stdout)
+	}
+	// Each generation saw the harvest once: the same alert id twice
+	// (at-least-once; receivers dedupe by id).
+	alerts := r.Alerts()
+	if len(alerts) != 2 || alerts[0].ID != alerts[1].ID {
+		t.Fatalf("alerts %v", summarize(alerts))
+	}
+}

@@ -35,6 +35,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
@@ -156,6 +157,9 @@ static struct flb_plugin_proxy proxy;
 static int (*cb_pre_run)(int);
 static void (*cb_pre_exit)(int);
 static void (*cb_unregister)(struct flb_plugin_proxy_def *);
+static int (*cb_pre_register)(int);
+static int (*cb_register)(struct flb_plugin_proxy_def *);
+static int reload;
 
 static pthread_mutex_t out_lock = PTHREAD_MUTEX_INITIALIZER;
 static volatile sig_atomic_t stop_signal;
@@ -506,6 +510,92 @@ static void *worker_main(void *p)
 
 static int engine_status;
 
+static void exit_instance(struct instance *ins)
+{
+    if (cb_pre_exit) {
+        cb_pre_exit(0);
+        emit("preexit instance=%d", ins->id);
+    }
+    if (plugin->cb_exit_ctx) {
+        int rc = plugin->cb_exit_ctx(ins->remote_context);
+        emit("exit instance=%d rc=%d cb=FLBPluginExitCtx", ins->id, rc);
+    }
+    else if (plugin->cb_exit) {
+        int rc = plugin->cb_exit();
+        emit("exit instance=%d rc=%d cb=FLBPluginExit", ins->id, rc);
+    }
+    else {
+        emit("exit instance=%d rc=0 cb=none", ins->id);
+    }
+}
+
+/*
+ * Hot reload (flb_reload()): the same .so is registered again with
+ * PreRegister(1), new instances (same properties, numbered after the old
+ * ones) are initialised and flushed while the old ones still exist, then the
+ * old context is stopped: its instances exit and the old definition is
+ * unregistered. The new instances take over and exit at the end.
+ */
+static void do_reload(void)
+{
+    emit("reload");
+    atomic_store(&phase, PH_REGISTER);
+    if (cb_pre_register) {
+        emit("preregister rc=%d hot_reloading=1", cb_pre_register(1));
+    }
+    struct flb_plugin_proxy_def *def2 = xmalloc(sizeof(*def2));
+    memset(def2, GARBAGE, sizeof(*def2));
+    int rrc = cb_register(def2);
+    emit("register rc=%d type=%d proxy=%d flags=%d name=%s reload=1", rrc, def2->type, def2->proxy,
+         def2->flags, (def2->name && (uintptr_t)def2->name != garbage_ptr) ? def2->name : "(unset)");
+
+    struct instance *next = xmalloc(sizeof(*next) * (size_t)ninstances);
+    atomic_store(&phase, PH_INIT);
+    for (int i = 0; i < ninstances; i++) {
+        struct instance *ins = &next[i];
+        *ins = instances[i];
+        ins->id = ninstances + i;
+        ins->ctx = calloc(1, sizeof(*ins->ctx));
+        ins->remote_context = NULL;
+        ins->init_rc = 0;
+        ins->initialized = 0;
+        ins->next = 0;
+        pthread_mutex_init(&ins->qlock, NULL);
+        if (!ins->ctx) {
+            emit("error msg=out of memory");
+            exit(1);
+        }
+        ins->ctx->proxy = &proxy;
+        plugin->o_ins = ins;
+        plugin->context = ins->ctx;
+        ins->init_rc = plugin->cb_init(plugin);
+        ins->remote_context = ins->ctx->remote_context;
+        emit("init instance=%d rc=%d remote_context=%s", ins->id, ins->init_rc,
+             ins->remote_context ? "set" : "null");
+        ins->initialized = ins->init_rc > 0;
+    }
+    atomic_store(&phase, PH_FLUSH);
+    for (int i = 0; i < ninstances; i++) {
+        for (int c = 0; next[i].initialized && c < next[i].nchunks; c++) {
+            flush_one(&next[i], c, 0);
+        }
+    }
+    emit("flushed reload=1");
+    atomic_store(&phase, PH_EXIT);
+    for (int i = 0; i < ninstances; i++) {
+        if (instances[i].initialized) {
+            exit_instance(&instances[i]);
+        }
+    }
+    atomic_store(&phase, PH_UNREGISTER);
+    if (cb_unregister) {
+        cb_unregister(def);
+        emit("unregister reload=1");
+    }
+    def = def2;
+    instances = next;
+}
+
 static void *engine_main(void *unused)
 {
     (void)unused;
@@ -613,33 +703,32 @@ static void *engine_main(void *unused)
         }
     }
 
+    if (reload) {
+        do_reload();
+    }
+
     if (!no_exit) {
         /* flb_output_exit(): per instance, PreExit then ExitCtx (else Exit) */
         atomic_store(&phase, PH_EXIT);
         for (int i = 0; i < ninstances; i++) {
-            struct instance *ins = &instances[i];
-            if (!ins->initialized) {
-                continue;
-            }
-            if (cb_pre_exit) {
-                cb_pre_exit(0);
-                emit("preexit instance=%d", i);
-            }
-            if (plugin->cb_exit_ctx) {
-                int rc = plugin->cb_exit_ctx(ins->remote_context);
-                emit("exit instance=%d rc=%d cb=FLBPluginExitCtx", i, rc);
-            }
-            else if (plugin->cb_exit) {
-                int rc = plugin->cb_exit();
-                emit("exit instance=%d rc=%d cb=FLBPluginExit", i, rc);
-            }
-            else {
-                emit("exit instance=%d rc=0 cb=none", i);
+            if (instances[i].initialized) {
+                exit_instance(&instances[i]);
             }
         }
     }
     engine_status = failed ? 3 : 0;
     return NULL;
+}
+
+/* The process's CPU time and peak RSS, for the benchmarks. */
+static void emit_rusage(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) {
+        emit("rusage utime_us=%ld stime_us=%ld maxrss_kb=%ld",
+             (long)ru.ru_utime.tv_sec * 1000000L + (long)ru.ru_utime.tv_usec,
+             (long)ru.ru_stime.tv_sec * 1000000L + (long)ru.ru_stime.tv_usec, (long)ru.ru_maxrss);
+    }
 }
 
 static void on_signal(int sig)
@@ -653,7 +742,7 @@ static void usage(void)
 {
     fprintf(stderr,
             "usage: flbhost --so PATH [--threads N] [--tag TAG] [--sleep-before-exit-ms N]\n"
-            "               [--flush-gap-ms N] [--no-exit] [--coro-stack-size BYTES]\n"
+            "               [--flush-gap-ms N] [--no-exit] [--reload] [--coro-stack-size BYTES]\n"
             "               [--retry-limit N] [--retry-wait-ms N]\n"
             "               --instance [-p key=value]...   (repeatable)\n"
             "               [--chunks I FILE]...\n"
@@ -733,6 +822,9 @@ int main(int argc, char **argv)
         else if (strcmp(a, "--retry-wait-ms") == 0) {
             NEED(1);
             retry_wait_ms = parse_long(argv[++i], a);
+        }
+        else if (strcmp(a, "--reload") == 0) {
+            reload = 1;
         }
         else if (strcmp(a, "--no-exit") == 0) {
             no_exit = 1;
@@ -822,8 +914,8 @@ int main(int argc, char **argv)
     }
     emit("load path=%s", so_path);
 
-    int (*cb_pre_register)(int) = sym(h, "FLBPluginPreRegister");
-    int (*cb_register)(struct flb_plugin_proxy_def *) = sym(h, "FLBPluginRegister");
+    cb_pre_register = sym(h, "FLBPluginPreRegister");
+    cb_register = sym(h, "FLBPluginRegister");
     void *s_init = sym(h, "FLBPluginInit");
     void *s_flush = sym(h, "FLBPluginFlush");
     void *s_flush_ctx = sym(h, "FLBPluginFlushCtx");
@@ -925,6 +1017,7 @@ int main(int argc, char **argv)
     }
     pthread_join(engine, NULL);
 
+    emit_rusage();
     if (no_exit) {
         emit("done status=%d exit=skipped", engine_status);
         fflush(NULL);

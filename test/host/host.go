@@ -258,6 +258,11 @@ type Config struct {
 	SleepBeforeExit time.Duration // after the flushes, before Exit
 	FlushGap        time.Duration // between consecutive flushes of one thread
 	NoExit          bool          // skip ExitCtx and Unregister; _exit right away
+	// Reload simulates a hot reload after the flushes: the plugin is
+	// registered again (PreRegister(1)), new instances numbered after the
+	// old ones are initialised and given the same chunks, then the old
+	// instances exit.
+	Reload bool
 
 	// CoroStackSize is the coroutine stack for flushes: 0 keeps flbhost's
 	// default (65536), a negative value runs flushes on the thread stack.
@@ -291,6 +296,9 @@ func (c Config) Args(dir string) ([]string, error) {
 	}
 	if c.NoExit {
 		args = append(args, "--no-exit")
+	}
+	if c.Reload {
+		args = append(args, "--reload")
 	}
 	if c.CoroStackSize != 0 {
 		args = append(args, "--coro-stack-size", strconv.Itoa(max(c.CoroStackSize, 0)))
@@ -571,6 +579,13 @@ type GetProp struct {
 	Hidden   bool // the key is consumed by the Fluent Bit core
 }
 
+// Usage is the host process's resource use (getrusage), printed before
+// "done".
+type Usage struct {
+	UserCPU, SystemCPU time.Duration
+	MaxRSSKB           int
+}
+
 // Result is what one flbhost run printed.
 type Result struct {
 	Symbols      map[string]bool // exported entry points (pre_register, flush_ctx, ...)
@@ -589,6 +604,8 @@ type Result struct {
 	GetProps     []GetProp
 	Errors       []string // msg of "error" lines
 	Other        []string // lines flbhost did not print (or unknown steps)
+
+	Usage Usage // CPU time and peak RSS of the whole run
 
 	ExitCode int    // flbhost's exit status; -1 when killed by a signal
 	Signal   string // the signal that killed it, if any
@@ -699,7 +716,10 @@ func Parse(lines []string) Result {
 	for _, s := range lines {
 		l := ParseLine(s)
 		switch l.Step {
-		case "instance", "load", "sleep", "warning", "signal":
+		case "instance", "load", "sleep", "warning", "signal", "reload":
+		case "rusage":
+			r.Usage = Usage{UserCPU: time.Duration(l.int("utime_us")) * time.Microsecond,
+				SystemCPU: time.Duration(l.int("stime_us")) * time.Microsecond, MaxRSSKB: l.int("maxrss_kb")}
 		case "symbols":
 			for k, v := range l.Fields {
 				r.Symbols[k] = v == "1"
