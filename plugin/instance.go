@@ -45,6 +45,10 @@ type instance struct {
 	counts  record.Counts
 	flushes uint64
 	state   *statefile.File
+	// outbox holds the alerts the engine emitted under mu; they are handed
+	// to the sender after mu is released, so that a spool's fsync never
+	// holds up another worker's flush.
+	outbox []outgoing
 
 	sender *deliver.Sender
 
@@ -140,24 +144,44 @@ func senderOptions(c config.Config) deliver.Options {
 //     retried chunk would count every event twice. Delivery problems never
 //     reach this point, since alerts leave through the asynchronous sender.
 func (in *instance) flush(chunk []byte) int {
-	in.mu.Lock()
-	defer in.mu.Unlock()
-	in.flushes++
-	if in.testPanicFlush != 0 && in.flushes == in.testPanicFlush {
-		panic("test hook: K8S_SECRET_ENUM_TEST_PANIC_FLUSH")
-	}
-	in.engine.Arrive(time.Now())
-	c := in.decoder.Decode(chunk, in.process)
-	in.counts.Add(c)
-	if skipped := c.NotAudit + c.Malformed + c.Truncated; skipped > 0 && in.log.Enabled(logging.Debug) {
-		in.log.Debugf("chunk of %d bytes: %d records, %d audit events, skipped not_audit=%d malformed=%d truncated=%d",
-			len(chunk), c.Records, c.Events, c.NotAudit, c.Malformed, c.Truncated)
-	}
+	in.locked(func() {
+		in.flushes++
+		if in.testPanicFlush != 0 && in.flushes == in.testPanicFlush {
+			panic("test hook: K8S_SECRET_ENUM_TEST_PANIC_FLUSH")
+		}
+		in.engine.Arrive(time.Now())
+		c := in.decoder.Decode(chunk, in.process)
+		in.counts.Add(c)
+		if skipped := c.NotAudit + c.Malformed + c.Truncated; skipped > 0 && in.log.Enabled(logging.Debug) {
+			in.log.Debugf("chunk of %d bytes: %d records, %d audit events, skipped not_audit=%d malformed=%d truncated=%d",
+				len(chunk), c.Records, c.Events, c.NotAudit, c.Malformed, c.Truncated)
+		}
+	})
 	return output.FLB_OK
 }
 
-// emit hands an alert to the sender; the engine lock is held, and Enqueue
-// never blocks on the network.
+// locked runs f under the engine lock, then hands the alerts f made to the
+// sender (Enqueue never waits on the network; with a spool it waits for
+// the disk, which is why it runs outside the lock).
+func (in *instance) locked(f func()) {
+	var out []outgoing
+	func() {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		f()
+		out, in.outbox = in.outbox, nil
+	}()
+	for _, o := range out {
+		in.sender.Enqueue(o.id, o.body)
+	}
+}
+
+type outgoing struct {
+	id   string
+	body []byte
+}
+
+// emit encodes an alert for the sender; it runs under the engine lock.
 func (in *instance) emit(a *detect.Alert) {
 	body, err := a.MarshalJSON()
 	if err != nil {
@@ -165,9 +189,9 @@ func (in *instance) emit(a *detect.Alert) {
 		return
 	}
 	if in.log.Enabled(logging.Debug) {
-		in.log.Debugf("alert %s (%s) user=%q source=%s: %d secrets", a.ID, a.Type, a.User, a.SourceIP, a.EventCount)
+		in.log.Debugf("alert %s (%s) user=%q source=%s: %d events", a.ID, a.Type, a.User, a.SourceIP, a.EventCount)
 	}
-	in.sender.Enqueue(a.ID, body)
+	in.outbox = append(in.outbox, outgoing{id: a.ID, body: body})
 }
 
 func (in *instance) onCut(intervalStart int64, n int) {
@@ -198,13 +222,14 @@ func (in *instance) tick(now time.Time) {
 			in.log.Errorf("panic in the timer: %v\n%s", r, debug.Stack())
 		}
 	}()
-	in.mu.Lock()
-	in.engine.Tick(now)
-	if in.state != nil {
-		in.state.MaybeSave(in.engine, now, in.cfg.StateSaveInterval)
-	}
-	malformed := in.counts.Malformed + in.counts.Truncated
-	in.mu.Unlock()
+	var malformed uint64
+	in.locked(func() {
+		in.engine.Tick(now)
+		if in.state != nil {
+			in.state.MaybeSave(in.engine, now, in.cfg.StateSaveInterval)
+		}
+		malformed = in.counts.Malformed + in.counts.Truncated
+	})
 	if malformed > in.lastMalformed {
 		if in.log.Every("malformed", time.Minute) {
 			in.log.Warnf("%d malformed or truncated record(s) skipped so far (see the stats line)", malformed)
@@ -244,12 +269,12 @@ func (in *instance) exit() {
 	in.exitOnce.Do(func() {
 		close(in.stop)
 		<-in.done
-		in.mu.Lock()
-		in.engine.Close()
-		if in.state != nil {
-			in.state.Save(in.engine)
-		}
-		in.mu.Unlock()
+		in.locked(func() {
+			in.engine.Close()
+			if in.state != nil {
+				in.state.Save(in.engine)
+			}
+		})
 		st := in.sender.Close()
 		in.log.Infof("%s", in.statsLine())
 		if st.Pending > 0 || st.Dropped() > 0 {
