@@ -324,6 +324,9 @@ func (p *JSONParser) parse(it *jsoniter.Iterator, doc []byte) error {
 	it.ResetBytes(doc)
 	it.Error = nil
 	if it.WhatIsNext() != jsoniter.ObjectValue {
+		// Valid JSON of another kind is not an audit event; anything else
+		// is malformed.
+		it.Skip()
 		if it.Error != nil {
 			return it.Error
 		}

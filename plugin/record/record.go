@@ -686,8 +686,14 @@ func (d *Decoder) emitRecord(rec *detect.Record) {
 	d.emit(&d.ev)
 }
 
-// parseLine reads a RecordKey string with the JSON decoder.
+// parseLine reads a RecordKey string with the JSON decoder. A string that
+// does not start like a JSON object is another log's plain line: it is not
+// parsed at all.
 func (d *Decoder) parseLine(line []byte) {
+	if !startsObject(line) {
+		d.counts.NotAudit++
+		return
+	}
 	if d.json == nil {
 		d.json = detect.NewJSONParser()
 	}
@@ -695,7 +701,7 @@ func (d *Decoder) parseLine(line []byte) {
 	switch {
 	case err == nil:
 		d.counts.AuditRecords++
-	case err == detect.ErrNotAudit || !startsObject(line):
+	case err == detect.ErrNotAudit:
 		d.counts.NotAudit++
 	default:
 		d.counts.Malformed++
