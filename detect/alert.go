@@ -157,7 +157,7 @@ func (a *Alert) write(s *jsoniter.Stream) {
 	r := a.Rule
 	s.WriteObjectStart()
 	field(s, "@timestamp", true)
-	s.WriteString(FormatTime(a.Timestamp))
+	writeString(s, FormatTime(a.Timestamp))
 	for _, g := range r.GroupBy {
 		switch g {
 		case FieldUser:
@@ -186,13 +186,13 @@ func (a *Alert) write(s *jsoniter.Stream) {
 	field(s, "rule", false)
 	s.WriteObjectStart()
 	field(s, "name", true)
-	s.WriteString(r.Name)
+	writeString(s, r.Name)
 	field(s, "id", false)
-	s.WriteString(r.ID)
+	writeString(s, r.ID)
 	field(s, "description", false)
-	s.WriteString(r.Description)
+	writeString(s, r.Description)
 	field(s, "severity", false)
-	s.WriteString(r.Severity)
+	writeString(s, r.Severity)
 	field(s, "risk_score", false)
 	s.WriteInt(r.RiskScore)
 	field(s, "version", false)
@@ -206,19 +206,19 @@ func (a *Alert) write(s *jsoniter.Stream) {
 	field(s, "window", false)
 	s.WriteObjectStart()
 	field(s, "start", true)
-	s.WriteString(FormatTime(a.WindowStart))
+	writeString(s, FormatTime(a.WindowStart))
 	field(s, "end", false)
-	s.WriteString(FormatTime(a.WindowEnd))
+	writeString(s, FormatTime(a.WindowEnd))
 	s.WriteObjectEnd()
 
 	field(s, "event", false)
 	s.WriteObjectStart()
 	field(s, "kind", true)
-	s.WriteString("alert")
+	writeString(s, "alert")
 	field(s, "start", false)
-	s.WriteString(FormatTime(a.EventStart))
+	writeString(s, FormatTime(a.EventStart))
 	field(s, "end", false)
-	s.WriteString(FormatTime(a.EventEnd))
+	writeString(s, FormatTime(a.EventEnd))
 	field(s, "count", false)
 	s.WriteInt(a.EventCount)
 	s.WriteObjectEnd()
@@ -226,13 +226,13 @@ func (a *Alert) write(s *jsoniter.Stream) {
 	field(s, "alert", false)
 	s.WriteObjectStart()
 	field(s, "id", true)
-	s.WriteString(a.ID)
+	writeString(s, a.ID)
 	field(s, "type", false)
-	s.WriteString(a.Type.String())
+	writeString(s, a.Type.String())
 	field(s, "mode", false)
-	s.WriteString(a.Mode.String())
+	writeString(s, a.Mode.String())
 	field(s, "fingerprint", false)
-	s.WriteString(a.Fingerprint)
+	writeString(s, a.Fingerprint)
 	field(s, "truncated", false)
 	s.WriteBool(a.Truncated)
 	s.WriteObjectEnd()
@@ -274,6 +274,11 @@ func relatedUsers(a *Alert) []string {
 	return sortedUnique(append(users, a.ImpersonatedUsers...))
 }
 
+// writeString writes a JSON string with json-iterator's checking writer:
+// invalid UTF-8 (an attacker's user agent) becomes U+FFFD and HTML-special
+// characters are escaped, so an alert is always valid JSON for any receiver.
+func writeString(s *jsoniter.Stream, v string) { s.WriteStringWithHTMLEscaped(v) }
+
 func field(s *jsoniter.Stream, name string, first bool) {
 	if !first {
 		s.WriteMore()
@@ -285,7 +290,7 @@ func nested(s *jsoniter.Stream, name, key, value string) {
 	field(s, name, false)
 	s.WriteObjectStart()
 	field(s, key, true)
-	s.WriteString(value)
+	writeString(s, value)
 	s.WriteObjectEnd()
 }
 
@@ -295,7 +300,7 @@ func stringList(s *jsoniter.Stream, values []string) {
 		if i > 0 {
 			s.WriteMore()
 		}
-		s.WriteString(v)
+		writeString(s, v)
 	}
 	s.WriteArrayEnd()
 }

@@ -37,11 +37,11 @@ func splitAttrs(s string) recordAttrs {
 // buffer so that a combination seen before costs no allocation.
 func (e *Engine) refAttrs(ev *Event, auditID string) strID {
 	b := e.attrBuf[:0]
-	b = append(b, ev.Namespace...)
+	b = appendAttr(b, ev.Namespace)
 	b = append(b, attrSep...)
-	b = append(b, ev.Decision...)
+	b = appendAttr(b, ev.Decision)
 	b = append(b, attrSep...)
-	b = append(b, ev.ImpersonatedUser...)
+	b = appendAttr(b, ev.ImpersonatedUser)
 	b = append(b, attrSep...)
 	if ev.SourceIPCount > 1 {
 		first := true
@@ -58,12 +58,22 @@ func (e *Engine) refAttrs(ev *Event, auditID string) strID {
 		}
 	}
 	b = append(b, attrSep...)
-	b = append(b, auditID...)
+	b = appendAttr(b, auditID)
 	e.attrBuf = b
 	if len(b) == 4*len(attrSep) {
 		return 0
 	}
 	return e.pool.refBytes(b)
+}
+
+// appendAttr appends one bounded value; a NUL byte (the separator) inside
+// it is replaced.
+func appendAttr(b []byte, v string) []byte {
+	v = bounded(v)
+	if strings.IndexByte(v, 0) >= 0 {
+		v = strings.ReplaceAll(v, attrSep, "\uFFFD")
+	}
+	return append(b, v...)
 }
 
 // parseAuditUUID reads an auditID in the form the API server writes

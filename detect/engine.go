@@ -2,11 +2,23 @@ package detect
 
 import (
 	"container/heap"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"math"
 	"net/netip"
 	"strings"
 	"time"
+	"unicode/utf8"
+)
+
+// Event times the engine accepts: after the Unix epoch and before 2200.
+// Kubernetes did not exist before the one, and the other keeps every sum of
+// a time and a duration far from overflowing.
+var (
+	minEventTime = int64(1)
+	maxEventTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
 )
 
 // Options connect an Engine to its surroundings.
@@ -62,7 +74,7 @@ type Engine struct {
 // Stats are the engine's counters and gauges.
 type Stats struct {
 	Events        uint64 // audit events seen
-	NoTime        uint64 // events without any time: not processed
+	NoTime        uint64 // events without a usable time (none, or outside 1970..2200): not processed
 	FutureClamped uint64 // events stamped more than max_clock_skew ahead of the wall clock
 	Candidates    uint64 // events with the rule's actions and resources
 	Matched       uint64 // events passing the whole WHERE clause
@@ -131,15 +143,22 @@ func (e *Engine) Arrive(now time.Time) {
 func (e *Engine) Process(ev *Event) {
 	e.stats.Events++
 	t := ev.Time
-	if t == 0 {
+	if t != 0 && e.arrival != 0 && e.set.MaxClockSkew > 0 && t > e.arrival+int64(e.set.MaxClockSkew) {
+		// One line stamped in the future must not drag the watermark
+		// forward and close every window: it is taken as arriving now,
+		// at the watermark (not at the wall clock, which a lagging
+		// pipeline is behind).
+		e.stats.FutureClamped++
+		t = e.wm
+		if t == noTime {
+			t = e.arrival
+		}
+	}
+	if t < minEventTime || t > maxEventTime {
+		// No time, or one no audit log can hold (and whose window and
+		// evaluation arithmetic would overflow).
 		e.stats.NoTime++
 		return
-	}
-	if e.arrival != 0 && e.set.MaxClockSkew > 0 && t > e.arrival+int64(e.set.MaxClockSkew) {
-		// One line stamped in the future must not drag the watermark
-		// forward and close every window: take it as arriving now.
-		e.stats.FutureClamped++
-		t = e.arrival
 	}
 	e.advance(t)
 	if e.arrival != 0 {
@@ -273,7 +292,7 @@ func (e *Engine) add(ev *Event, t int64, ip netip.Addr) {
 	f := e.lookup(ev, ip)
 	f.dropBefore(horizon, e.pool)
 
-	name := fieldValue(ev, e.rule.Distinct)
+	name := bounded(fieldValue(ev, e.rule.Distinct))
 	slot := int32(-1)
 	if id, ok := e.pool.index[name]; ok {
 		slot = f.findSlot(id)
@@ -332,7 +351,7 @@ func (e *Engine) lookup(ev *Event, ip netip.Addr) *fingerprint {
 	for _, g := range e.rule.GroupBy {
 		switch g {
 		case FieldUser:
-			b = append(append(b, ev.User...), 0)
+			b = append(append(b, bounded(ev.User)...), 0)
 		case FieldSourceIP:
 			b = append(ip.AppendTo(b), 0)
 		case FieldUserAgent:
@@ -342,7 +361,7 @@ func (e *Engine) lookup(ev *Event, ip netip.Addr) *fingerprint {
 				uaMissing = true
 				b = append(b, 1)
 			} else {
-				b = append(append(b, 2), ev.UserAgent...)
+				b = append(append(b, 2), bounded(ev.UserAgent)...)
 			}
 			b = append(b, 0)
 		}
@@ -546,4 +565,26 @@ func (s Settings) String() string {
 	}
 	fmt.Fprintf(&b, " max_fingerprints=%d max_names_per_fingerprint=%d", s.MaxFingerprints, s.MaxNamesPerFingerprint)
 	return b.String()
+}
+
+// maxValueLen bounds a value the engine keeps. Names, users and user
+// agents come from request paths and headers a client controls: kept
+// whole, one request could make an alert too large to deliver.
+const maxValueLen = 1024
+
+// bounded returns a value of at most maxValueLen bytes: a longer one is cut
+// (at a character boundary) and ends with a digest of the whole value, so
+// that distinct values stay distinct.
+func bounded(s string) string {
+	if len(s) <= maxValueLen {
+		return s
+	}
+	h := sha256.New()
+	io.WriteString(h, s)
+	digest := hex.EncodeToString(h.Sum(nil)[:16])
+	cut := maxValueLen - len(digest) - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…" + digest
 }

@@ -110,6 +110,11 @@ func (e *Engine) Restore(s *Snapshot) error {
 	case e.wm != noTime || len(e.fps) > 0:
 		return errors.New("the engine has already seen events")
 	}
+	// Everything is checked before anything is applied: a refused
+	// snapshot leaves the engine as new.
+	if err := s.check(e); err != nil {
+		return err
+	}
 	e.wm, e.nextEval, e.lastEval, e.newestMatch = s.Watermark, s.NextEval, s.LastEval, s.NewestMatch
 	if e.set.Mode == ModeSchedule && s.Window != e.window && e.nextEval != noTime {
 		// A changed window changes which records are needed; the schedule
@@ -119,24 +124,15 @@ func (e *Engine) Restore(s *Snapshot) error {
 	for i := range s.Fingerprints {
 		fs := &s.Fingerprints[i]
 		ev := Event{User: fs.User, UserAgent: fs.UserAgent}
-		addr, ok := parseSourceIP(fs.SourceIP)
-		if !ok && fs.SourceIP != "" {
-			return fmt.Errorf("fingerprint %d: bad source IP %q", i, fs.SourceIP)
-		}
+		addr, _ := parseSourceIP(fs.SourceIP)
 		f := e.lookup(&ev, addr)
 		f.truncatedAt = fs.TruncatedAt
 		slots := make([]int32, len(fs.Names))
 		for j, n := range fs.Names {
-			if len(f.slots) >= e.set.MaxNamesPerFingerprint {
-				return fmt.Errorf("fingerprint %d: more names than max_names_per_fingerprint", i)
-			}
 			slots[j] = f.addSlot(e.pool.ref(n.Name))
 			f.slots[slots[j]].reported = n.Reported
 		}
 		for _, r := range fs.Records {
-			if r.Name < 0 || r.Name >= len(slots) {
-				return fmt.Errorf("fingerprint %d: record names value %d of %d", i, r.Name, len(slots))
-			}
 			a := recordAttrs{Namespace: r.Namespace, Decision: r.Decision, ImpersonatedUser: r.ImpersonatedUser, SourceIPs: r.SourceIPs}
 			nr := rec{t: r.Time, slot: slots[r.Name]}
 			if u, ok := parseAuditUUID(r.AuditID); ok {
@@ -159,6 +155,40 @@ func (e *Engine) Restore(s *Snapshot) error {
 		// Values kept only for a mute period that has ended go now.
 		if !f.muted {
 			f.unmute(e.pool)
+		}
+	}
+	return nil
+}
+
+// check validates a snapshot against the engine's settings.
+func (s *Snapshot) check(e *Engine) error {
+	inRange := func(t int64) bool { return t == noTime || (t >= minEventTime && t <= maxEventTime) }
+	if !inRange(s.Watermark) || !inRange(s.NextEval) || !inRange(s.LastEval) || !inRange(s.NewestMatch) {
+		return errors.New("times out of range")
+	}
+	for i := range s.Fingerprints {
+		fs := &s.Fingerprints[i]
+		if _, ok := parseSourceIP(fs.SourceIP); !ok && fs.SourceIP != "" {
+			return fmt.Errorf("fingerprint %d: bad source IP %q", i, fs.SourceIP)
+		}
+		if len(fs.Names) > e.set.MaxNamesPerFingerprint {
+			return fmt.Errorf("fingerprint %d: more names than max_names_per_fingerprint", i)
+		}
+		for _, r := range fs.Records {
+			if r.Name < 0 || r.Name >= len(fs.Names) {
+				return fmt.Errorf("fingerprint %d: record names value %d of %d", i, r.Name, len(fs.Names))
+			}
+			if !inRange(r.Time) {
+				return fmt.Errorf("fingerprint %d: record time out of range", i)
+			}
+		}
+		for _, t := range fs.Checks {
+			if !inRange(t) {
+				return fmt.Errorf("fingerprint %d: check time out of range", i)
+			}
+		}
+		if fs.Muted && !inRange(fs.Until) {
+			return fmt.Errorf("fingerprint %d: mute end out of range", i)
 		}
 	}
 	return nil
