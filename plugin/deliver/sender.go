@@ -106,7 +106,7 @@ func New(opts Options, log *logging.Logger) (*Sender, error) {
 		log.Warnf("credentials are sent to %s over plain http", s.safeURL)
 	}
 	if opts.SpoolDir != "" {
-		if s.spool, err = openSpool(opts.SpoolDir, opts.SpoolMaxBytes, log, &s.c); err != nil {
+		if s.spool, err = openSpool(opts.SpoolDir, opts.SpoolMaxBytes, log, &s.c, s.adopted); err != nil {
 			return nil, err
 		}
 		if n := len(s.spool.backlog); n > 0 {
@@ -209,6 +209,18 @@ func (s *Sender) enqueueSpooled(it item) bool {
 // Stats returns a snapshot of the counters.
 func (s *Sender) Stats() Stats { return s.c.snapshot() }
 
+// adopted counts and announces the files another Sender of this process
+// left in the spool when it stopped (a hot reload).
+func (s *Sender) adopted(n int) {
+	s.c.recovered.Add(uint64(n))
+	s.c.pending.Add(int64(n))
+	s.log.Infof("spool %s: took over %d alerts left by a stopped output", s.spool.dir, n)
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
 // Close stops accepting alerts, keeps delivering for at most DrainTimeout,
 // then stops and reports. Alerts still in memory are counted as dropped;
 // spooled ones stay on disk for the next start. Close is idempotent.
@@ -286,7 +298,7 @@ func (s *Sender) settleLeftovers() {
 		s.log.Errorf("%d alerts dropped at shutdown: not delivered to %s within the drain timeout %s", dropped, s.safeURL, s.opts.DrainTimeout)
 	}
 	if kept > 0 {
-		s.log.Warnf("%d alerts remain in the spool %s and will be sent at next start", kept, s.spool.dir)
+		s.log.Warnf("%d alerts remain in the spool %s for the next sender of that directory (a reloaded output, or the next start)", kept, s.spool.dir)
 	}
 }
 

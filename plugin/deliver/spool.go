@@ -29,10 +29,20 @@ const (
 	fileSuffix = ".json"
 )
 
-// spoolsInUse refuses a second Sender on a directory this process already
-// spools to (two [OUTPUT] sections sharing a path would delete each other's
-// files and send them twice).
-var spoolsInUse sync.Map
+// spools hands a directory from one Sender of this process to the next.
+// A hot reload starts the new instance before the old one stops, so two
+// Senders use one directory for a while: each writes its own files (a range
+// of sequences of its own) and touches no other; the first one to open the
+// directory owns it and adopts the files nobody is writing (those a previous
+// process left, those a stopped owner could not deliver). When the owner
+// stops, the next Sender takes the directory over and adopts what is left.
+var spools = struct {
+	sync.Mutex
+	users map[string][]*spool // by directory; the first one owns it
+}{users: map[string][]*spool{}}
+
+// generationBits split a sequence into the Sender's range and a counter.
+const generationBits = 40
 
 type spoolEntry struct {
 	seq  uint64
@@ -45,6 +55,11 @@ type spool struct {
 	max int64
 	log *logging.Logger
 	c   *counters
+	// first is this spool's own range of sequences: it writes first,
+	// first+1, …; files below it were written by others.
+	first uint64
+	// adopted is called after files were adopted, to wake the Sender.
+	adopted func(n int)
 
 	mu    sync.Mutex
 	next  uint64 // sequence of the next file
@@ -56,7 +71,7 @@ type spool struct {
 	head    int
 }
 
-func openSpool(dir string, maxBytes int64, log *logging.Logger, c *counters) (*spool, error) {
+func openSpool(dir string, maxBytes int64, log *logging.Logger, c *counters, adopted func(n int)) (*spool, error) {
 	abs, err := filepath.Abs(dir)
 	if err != nil {
 		return nil, fmt.Errorf("spool dir: %w", err)
@@ -64,33 +79,70 @@ func openSpool(dir string, maxBytes int64, log *logging.Logger, c *counters) (*s
 	if err := os.MkdirAll(abs, 0o700); err != nil {
 		return nil, fmt.Errorf("spool dir: %w", err)
 	}
-	if _, loaded := spoolsInUse.LoadOrStore(abs, true); loaded {
-		return nil, fmt.Errorf("spool dir %s is already used by another output of this process", abs)
-	}
-	sp := &spool{dir: abs, max: maxBytes, log: log, c: c, next: 1}
-	if err := sp.load(); err != nil {
-		spoolsInUse.Delete(abs)
-		return nil, err
-	}
-	return sp, nil
-}
-
-// load adopts the files a previous process left. Only the names are read
-// here; contents are checked when an alert is read back for sending.
-func (sp *spool) load() error {
 	// Fail at start, not at the first alert, when the directory is not
 	// writable.
-	probe, err := os.CreateTemp(sp.dir, tempPrefix+"probe-*")
+	probe, err := os.CreateTemp(abs, tempPrefix+"probe-*")
 	if err != nil {
-		return fmt.Errorf("spool dir not writable: %w", err)
+		return nil, fmt.Errorf("spool dir not writable: %w", err)
 	}
 	probe.Close()
 	os.Remove(probe.Name())
 
+	sp := &spool{dir: abs, max: maxBytes, log: log, c: c}
+	spools.Lock()
+	defer spools.Unlock()
+	users := spools.users[abs]
+	highest, err := sp.highestSeq()
+	if err != nil {
+		return nil, err
+	}
+	for _, u := range users {
+		highest = max(highest, u.first)
+	}
+	sp.first = (highest>>generationBits + 1) << generationBits
+	sp.next = sp.first
+	if len(users) == 0 {
+		if err := sp.adopt(); err != nil {
+			return nil, err
+		}
+	}
+	// Set under the lock, before a stopping owner can hand over.
+	sp.adopted = adopted
+	spools.users[abs] = append(users, sp)
+	return sp, nil
+}
+
+// highestSeq is the highest sequence of a spool file in the directory.
+func (sp *spool) highestSeq() (uint64, error) {
+	entries, err := os.ReadDir(sp.dir)
+	if err != nil {
+		return 0, fmt.Errorf("spool dir: %w", err)
+	}
+	var highest uint64
+	for _, e := range entries {
+		if seq, _, ok := parseSpoolName(e.Name()); ok {
+			highest = max(highest, seq)
+		}
+	}
+	return highest, nil
+}
+
+// adopt takes over the files in the directory that are not this spool's
+// own and not known yet: what a previous process, or a Sender of this
+// process that stopped, left undelivered. Only names are read here;
+// contents are checked when an alert is read back for sending.
+func (sp *spool) adopt() error {
 	entries, err := os.ReadDir(sp.dir) // sorted by name, hence by sequence
 	if err != nil {
 		return fmt.Errorf("spool dir: %w", err)
 	}
+	sp.mu.Lock()
+	known := make(map[uint64]bool, len(sp.backlog)-sp.head)
+	for _, e := range sp.backlog[sp.head:] {
+		known[e.seq] = true
+	}
+	var found []spoolEntry
+	var bytes int64
 	for _, e := range entries {
 		name := e.Name()
 		if e.IsDir() {
@@ -105,13 +157,23 @@ func (sp *spool) load() error {
 			sp.log.Debugf("spool: ignoring %s, not a spool file", name)
 			continue
 		}
+		if seq >= sp.first || known[seq] {
+			continue // its own, or adopted already
+		}
 		var size int64
 		if info, err := e.Info(); err == nil {
 			size = info.Size()
 		}
-		sp.backlog = append(sp.backlog, spoolEntry{seq: seq, id: id, size: size})
-		sp.bytes += size
-		sp.next = max(sp.next, seq+1)
+		found = append(found, spoolEntry{seq: seq, id: id, size: size})
+		bytes += size
+	}
+	// Older alerts go first.
+	sp.backlog = append(found, sp.backlog[sp.head:]...)
+	sp.head = 0
+	sp.bytes += bytes
+	sp.mu.Unlock()
+	if len(found) > 0 && sp.adopted != nil {
+		sp.adopted(len(found))
 	}
 	return nil
 }
@@ -307,4 +369,27 @@ func (sp *spool) moveAside(name, why string) {
 	sp.log.Warnf("spool: moved %s to %s/: %s", name, dst, why)
 }
 
-func (sp *spool) release() { spoolsInUse.Delete(sp.dir) }
+// release gives the directory up; when this spool owned it, the next
+// Sender of this process using it takes it over and adopts what is left.
+func (sp *spool) release() {
+	spools.Lock()
+	users := spools.users[sp.dir]
+	owner := len(users) > 0 && users[0] == sp
+	for i, u := range users {
+		if u == sp {
+			users = append(users[:i:i], users[i+1:]...)
+			break
+		}
+	}
+	if len(users) == 0 {
+		delete(spools.users, sp.dir)
+	} else {
+		spools.users[sp.dir] = users
+	}
+	spools.Unlock()
+	if owner && len(users) > 0 {
+		if err := users[0].adopt(); err != nil {
+			users[0].log.Errorf("spool %s: taking over from a stopped output: %v", sp.dir, err)
+		}
+	}
+}

@@ -1,7 +1,9 @@
 package deliver
 
 import (
+	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -147,17 +149,48 @@ func TestNewValidates(t *testing.T) {
 			t.Errorf("%s: New accepted %+v", name, o)
 		}
 	}
+}
+
+// TestSpoolHandOver: a hot reload starts a new Sender on the spool
+// directory before the old one stops. Each sends its own alerts; what the
+// old one could not deliver is taken over by the new one when it stops.
+func TestSpoolHandOver(t *testing.T) {
+	l, logs := newLog(t)
 	dir := t.TempDir()
-	s1 := mustNew(t, Options{URL: "http://127.0.0.1:1/", SpoolDir: dir, DrainTimeout: time.Millisecond}, l)
-	if _, err := New(Options{URL: "http://127.0.0.1:1/", SpoolDir: dir}, l); err == nil {
-		t.Error("a second sender on the same spool dir was accepted")
-	}
-	s1.Close()
-	s2, err := New(Options{URL: "http://127.0.0.1:1/", SpoolDir: dir, DrainTimeout: time.Millisecond}, l)
+	rc := newReceiver()
+	srv := httptest.NewUnstartedServer(rc)
+	addr := deadAddr(t)
+	old := fastOpts("http://" + addr + "/")
+	old.SpoolDir, old.DrainTimeout = dir, 50*time.Millisecond
+	s1 := mustNew(t, old, l)
+	enqueueAll(t, s1, ids("old-", 5))
+
+	s2 := mustNew(t, old, l)
+	enqueueAll(t, s2, ids("new-", 3))
+	s1.Close() // cannot deliver: its five stay in the spool for s2
+
+	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		t.Fatalf("spool dir not released by Close: %v", err)
+		t.Skipf("cannot listen on %s again: %v", addr, err)
 	}
-	s2.Close()
+	srv.Listener = ln
+	srv.Start()
+	defer srv.Close()
+	all := append(ids("old-", 5), ids("new-", 3)...)
+	waitDelivered(t, rc, all)
+	waitFor(t, "an empty spool", func() bool { return s2.Stats().Pending == 0 })
+	if st := s2.Stats(); st.Recovered != 5 || st.Sent != 8 {
+		t.Fatalf("stats %+v", st)
+	}
+	if logs.lines("took over 5 alerts") != 1 {
+		t.Fatalf("log:\n%s", logs.String())
+	}
+	files, _ := os.ReadDir(dir)
+	for _, f := range files {
+		if !f.IsDir() {
+			t.Errorf("left in the spool: %s", f.Name())
+		}
+	}
 }
 
 func TestParseFormat(t *testing.T) {
