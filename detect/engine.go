@@ -40,7 +40,6 @@ type Engine struct {
 	opts Options
 
 	window, suppress, interval, lateness int64
-	maxRecords                           int
 
 	pool  *pool
 	fps   map[string]*fingerprint
@@ -114,12 +113,9 @@ func New(r *Rule, s Settings, opts Options) (*Engine, error) {
 		rule: r, set: s, f: f, opts: opts,
 		window: int64(s.Window), suppress: int64(s.Suppress), interval: int64(s.Interval),
 		lateness: int64(s.AllowedLateness), delay: int64(s.ReorderDelay),
-		// Four records per value leaves room for a request's two stages and
-		// a repeat before repeated reads are coalesced.
-		maxRecords: 4 * s.MaxNamesPerFingerprint,
-		pool:       newPool(),
-		fps:        make(map[string]*fingerprint),
-		wm:         noTime, nextEval: noTime, lastEval: noTime, newestMatch: noTime,
+		pool: newPool(),
+		fps:  make(map[string]*fingerprint),
+		wm:   noTime, nextEval: noTime, lastEval: noTime, newestMatch: noTime,
 		streamAlerts: make(map[int64]int),
 	}
 	return e, nil
@@ -305,7 +301,7 @@ func (e *Engine) add(ev *Event, t int64, ip netip.Addr) {
 		}
 		slot = f.addSlot(e.pool.ref(name))
 	}
-	if len(f.recs)-f.head >= e.maxRecords {
+	if len(f.recs)-f.head >= recordCap(f.liveSlots) {
 		s := &f.slots[slot]
 		if s.nrec > 0 && s.last >= t-e.window/4 {
 			// A repeat of a value read moments ago adds nothing to the
@@ -566,6 +562,12 @@ func (s Settings) String() string {
 	fmt.Fprintf(&b, " max_fingerprints=%d max_names_per_fingerprint=%d", s.MaxFingerprints, s.MaxNamesPerFingerprint)
 	return b.String()
 }
+
+// recordCap bounds the records a fingerprint keeps for the values it
+// holds: four per value (a request's two stages and a repeat) and a few
+// dozen more, so that a client re-reading the same secret all day costs a
+// handful of records, not one per read. Past it, repeats are coalesced.
+func recordCap(values int) int { return 4*values + 64 }
 
 // maxValueLen bounds a value the engine keeps. Names, users and user
 // agents come from request paths and headers a client controls: kept
