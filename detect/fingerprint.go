@@ -29,7 +29,7 @@ type nameSlot struct {
 
 // smallSlots is the size under which a fingerprint finds a slot by a linear
 // scan instead of a map: most fingerprints read one or two secrets.
-const smallSlots = 8
+const smallSlots = 32
 
 const noTime = math.MinInt64
 
