@@ -2,6 +2,7 @@ package detect
 
 import (
 	"errors"
+	"io"
 	"maps"
 	"reflect"
 	"slices"
@@ -323,11 +324,12 @@ func (p *JSONParser) parse(it *jsoniter.Iterator, doc []byte) error {
 	p.misparsed, p.sawItems = false, false
 	it.ResetBytes(doc)
 	it.Error = nil
-	if it.WhatIsNext() != jsoniter.ObjectValue {
+	if next := it.WhatIsNext(); next != jsoniter.ObjectValue {
 		// Valid JSON of another kind is not an audit event; anything else
-		// is malformed.
+		// is malformed. (json-iterator reports a number that ends the
+		// input as io.EOF.)
 		it.Skip()
-		if it.Error != nil {
+		if it.Error != nil && !(it.Error == io.EOF && next == jsoniter.NumberValue) {
 			return it.Error
 		}
 		return ErrNotAudit
