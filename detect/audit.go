@@ -91,11 +91,6 @@ func childSlot(n int, first, last byte) int {
 	return (n*7 + int(first)*3 + int(last)) & (childTable - 1)
 }
 
-// ChildString is Child for a key already held as a string.
-func (n *Node) ChildString(key string) *Node {
-	return n.children[key]
-}
-
 // Fields is the set of leaves at or under the node, as a bit mask by
 // AuditField: what a repeated key must clear before it is read again.
 func (n *Node) Fields() uint32 { return n.fields }

@@ -140,5 +140,3 @@ func sortedUnique(list []string) []string {
 	slices.Sort(out)
 	return slices.Compact(out)
 }
-
-func sortStrings(s []string) { slices.Sort(s) }

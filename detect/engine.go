@@ -8,6 +8,7 @@ import (
 	"io"
 	"math"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -551,7 +552,7 @@ func (s Settings) String() string {
 	for k := range s.Exclusions {
 		keys = append(keys, k)
 	}
-	sortStrings(keys)
+	slices.Sort(keys)
 	for _, k := range keys {
 		v := strings.Join(s.Exclusions[k], ",")
 		if v == "" {

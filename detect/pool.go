@@ -58,13 +58,6 @@ func (p *pool) refBytes(b []byte) strID {
 	return p.ref(string(b))
 }
 
-// retain takes one more reference on an id already held.
-func (p *pool) retain(id strID) {
-	if id != 0 {
-		p.refs[id]++
-	}
-}
-
 // release drops a reference.
 func (p *pool) release(id strID) {
 	if id == 0 {
