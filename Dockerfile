@@ -8,7 +8,8 @@
 
 # The builder runs the same Debian release as the runtime image (Fluent Bit
 # 4.x images are Debian 12, glibc 2.36): a .so linked against a newer glibc
-# would not load. Go >= 1.23 is needed on Fluent Bit's coroutine stacks.
+# would not load. Go >= 1.23 is needed on Fluent Bit's coroutine stacks (the
+# module needs 1.24).
 ARG FLUENT_BIT_VERSION=4.0.7
 
 FROM golang:1.26-bookworm AS build

@@ -1,6 +1,6 @@
 module github.com/k8s-secret-enum/k8s-secret-enum
 
-go 1.26
+go 1.24
 
 require (
 	github.com/fluent/fluent-bit-go v0.0.0-20230731091245-a7a013e2473c
