@@ -235,7 +235,7 @@ func (g *Generator) appendSecret(b []byte, s *secret, o *rng, server, withKind, 
 			t = append(t, `},"type":"`...)
 			t = append(t, s.typ...)
 			t = append(t, "\"}\n"...)
-			b = appendStrBytes(b, t)
+			b = appendStr(b, t)
 			g.tmp = t
 			b = append(b, '}')
 		}
