@@ -120,6 +120,7 @@ type Receiver struct {
 	delay     time.Duration
 	reqHeader [2]string
 	serving   sync.WaitGroup
+	held      int // requests waiting out a Delay
 }
 
 // New starts a Receiver.
@@ -457,6 +458,15 @@ func (r *Receiver) WaitForUnique(n int, timeout time.Duration) ([]Alert, error) 
 }
 
 // WaitForRequests waits until at least n requests were answered (or reset).
+// WaitForHeld waits until n requests are being held by Delay (they are in
+// Requests() only once answered).
+func (r *Receiver) WaitForHeld(n int, timeout time.Duration) error {
+	if r.waitFor(timeout, func() bool { r.mu.Lock(); defer r.mu.Unlock(); return r.held >= n }) {
+		return nil
+	}
+	return fmt.Errorf("receiver: fewer than %d requests held after %v", n, timeout)
+}
+
 func (r *Receiver) WaitForRequests(n int, timeout time.Duration) ([]Request, error) {
 	var got []Request
 	if r.waitFor(timeout, func() bool { got = r.Requests(); return len(got) >= n }) {
@@ -534,6 +544,10 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 	r.mu.Unlock()
 
 	if delay > 0 {
+		r.mu.Lock()
+		r.held++
+		r.mu.Unlock()
+		r.notify()
 		t := time.NewTimer(delay)
 		select {
 		case <-t.C:
@@ -541,6 +555,9 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 		case <-downCh:
 		}
 		t.Stop()
+		r.mu.Lock()
+		r.held--
+		r.mu.Unlock()
 	}
 	if req.Context().Err() != nil || isClosed(downCh) {
 		status, fault = 0, "client-gone"

@@ -241,10 +241,10 @@ func TestDownUp(t *testing.T) {
 				_, err := post(t, c, url, "application/json", alert("held"))
 				errc <- err
 			}()
-			if _, err := r.WaitForRequests(1, 5*time.Second); err != nil {
+			// Down must not come before the held request is in.
+			if err := r.WaitForHeld(1, 5*time.Second); err != nil {
 				t.Fatal(err)
 			}
-			time.Sleep(100 * time.Millisecond)
 			r.Down()
 			if !r.IsDown() {
 				t.Fatal("not down")
