@@ -71,8 +71,19 @@ func TestReliabilityFutureEventLive(t *testing.T) {
 				if w := lastWatermark(t, a.res.Stderr); w.After(time.Now().Add(time.Minute)) {
 					t.Errorf("watermark %s: dragged into the future", w)
 				}
+				// Schedule mode's 6-minute windows every 5 minutes overlap:
+				// a harvest in the last minute before an evaluation time is
+				// in two windows (as with Elastic's runs).
 				got := alertsOf(a.r.Alerts(), advUser)
-				if len(got) != 1 || !hasNames(got[0], "db-password", "api-token", "registry-creds") {
+				most := 1
+				if mode == "schedule" {
+					most = 2
+				}
+				ok := len(got) >= 1 && len(got) <= most
+				for _, g := range got {
+					ok = ok && hasNames(g, "db-password", "api-token", "registry-creds")
+				}
+				if !ok {
 					t.Errorf("harvest alerts %+v\nstderr:\n%s", summarize(got), tail(a.res.Stderr, 2000))
 				}
 			})
