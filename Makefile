@@ -30,7 +30,7 @@ SAMPLE         := test/testdata/sample-audit.log.gz
 # through the C host instead (a -race build of the .so cannot be loaded).
 UNIT_PKGS := ./detect/... ./plugin/config ./plugin/deliver ./plugin/record ./plugin/statefile \
              ./plugin/logging ./test/chunk ./test/receiver/...
-FUZZ_TARGETS := ./detect:FuzzParseJSON ./detect:FuzzEventList ./plugin/record:FuzzDecode ./plugin/config:FuzzParse
+FUZZ_TARGETS := ./detect:FuzzParseJSON ./detect:FuzzEventList ./detect:FuzzParseTime ./plugin/record:FuzzDecode ./plugin/record:FuzzEquivalence ./plugin/config:FuzzParse
 
 .PHONY: all build run test unit e2e fuzz fuzz-ci bench clean
 

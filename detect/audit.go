@@ -162,6 +162,7 @@ type Record struct {
 	values  [numAuditFields]string
 	ips     ipList
 	present uint32
+	minute  minuteCache
 }
 
 // ipList keeps the first MaxSourceIPs-1 entries of a sourceIPs list and the
@@ -252,8 +253,7 @@ func (r *Record) IsAuditEvent() bool {
 // carries no usable timestamp. It reports false when no time is known.
 func (r *Record) Event(ev *Event, recordTime int64) bool {
 	ev.Reset()
-	ev.Time = firstTime(recordTime,
-		r.Get(AuditReceivedAt), r.Get(AuditStageAt), r.Get(AuditLegacyTimestamp))
+	ev.Time = r.firstTime(recordTime, AuditReceivedAt, AuditStageAt, AuditLegacyTimestamp)
 	ev.Verb = r.Get(AuditVerb)
 	ev.Resource = r.Get(AuditResource)
 	ev.Name = r.Get(AuditName)
@@ -272,14 +272,14 @@ func (r *Record) Event(ev *Event, recordTime int64) bool {
 	return ev.Time != 0
 }
 
-// firstTime returns the first parsable timestamp, else the fallback.
-func firstTime(fallback int64, candidates ...string) int64 {
-	for _, s := range candidates {
-		if s == "" {
-			continue
-		}
-		if t, ok := ParseTime(s); ok {
-			return t
+// firstTime returns the time of the first of the fields that holds a
+// parsable timestamp, else the fallback.
+func (r *Record) firstTime(fallback int64, fields ...AuditField) int64 {
+	for _, f := range fields {
+		if s := r.Get(f); s != "" {
+			if t, ok := r.minute.parseTime(s); ok {
+				return t
+			}
 		}
 	}
 	return fallback
@@ -321,7 +321,20 @@ func Borrow(b []byte) string { return borrow(b) }
 // time.Parse would reject, goes to time.Parse; a fuzz test holds the two
 // to the same answers.
 func parseUTC(s string) (int64, bool) {
-	if len(s) < 20 || len(s) > 30 || s[len(s)-1] != 'Z' || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+	if len(s) < 20 || len(s) > 30 {
+		return 0, false
+	}
+	minute, ok := parseMinute(s[:16])
+	if !ok {
+		return 0, false
+	}
+	within, ok := parseWithinMinute(s[16:])
+	return minute + within, ok
+}
+
+// parseMinute reads "2006-01-02T15:04" as Unix nanoseconds.
+func parseMinute(s string) (int64, bool) {
+	if len(s) != 16 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' {
 		return 0, false
 	}
 	year, ok1 := digits(s[0:4])
@@ -329,15 +342,28 @@ func parseUTC(s string) (int64, bool) {
 	day, ok3 := digits(s[8:10])
 	hour, ok4 := digits(s[11:13])
 	min, ok5 := digits(s[14:16])
-	sec, ok6 := digits(s[17:19])
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || year < 1678 || year > 2261 || month < 1 || month > 12 ||
-		day < 1 || day > daysIn(month, year) || hour > 23 || min > 59 || sec > 59 {
+	if !(ok1 && ok2 && ok3 && ok4 && ok5) || year < 1678 || year > 2261 || month < 1 || month > 12 ||
+		day < 1 || day > daysIn(month, year) || hour > 23 || min > 59 {
+		return 0, false
+	}
+	days := daysFromCivil(year, month, day)
+	return ((days*24+int64(hour))*60 + int64(min)) * 60 * 1e9, true
+}
+
+// parseWithinMinute reads ":05.999999999Z" (the fraction optional, 1 to 9
+// digits) as nanoseconds.
+func parseWithinMinute(s string) (int64, bool) {
+	if len(s) < 4 || s[0] != ':' || s[len(s)-1] != 'Z' {
+		return 0, false
+	}
+	sec, ok := digits(s[1:3])
+	if !ok || sec > 59 {
 		return 0, false
 	}
 	var frac int64
-	rest := s[19 : len(s)-1]
+	rest := s[3 : len(s)-1]
 	if rest != "" {
-		if rest[0] != '.' || len(rest) < 2 {
+		if rest[0] != '.' || len(rest) < 2 || len(rest) > 10 {
 			return 0, false
 		}
 		f, ok := digits(rest[1:])
@@ -349,8 +375,33 @@ func parseUTC(s string) (int64, bool) {
 			frac *= 10
 		}
 	}
-	days := daysFromCivil(year, month, day)
-	return ((days*24+int64(hour))*60+int64(min))*60*1e9 + int64(sec)*1e9 + frac, true
+	return int64(sec)*1e9 + frac, true
+}
+
+// minuteCache remembers the minute of the last timestamp read: the API
+// server stamps consecutive events within the same minute, so the calendar
+// arithmetic is done about once a minute instead of once per event.
+type minuteCache struct {
+	prefix [16]byte // "2006-01-02T15:04", all zero when empty
+	ns     int64
+}
+
+// parseTime is ParseTime with the cache.
+func (c *minuteCache) parseTime(s string) (int64, bool) {
+	if len(s) >= 20 && len(s) <= 30 {
+		if s[:16] == string(c.prefix[:]) {
+			if within, ok := parseWithinMinute(s[16:]); ok {
+				return c.ns + within, true
+			}
+		} else if minute, ok := parseMinute(s[:16]); ok {
+			if within, ok := parseWithinMinute(s[16:]); ok {
+				copy(c.prefix[:], s)
+				c.ns = minute
+				return minute + within, true
+			}
+		}
+	}
+	return ParseTime(s)
 }
 
 func digits(s string) (int, bool) {

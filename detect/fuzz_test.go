@@ -78,7 +78,13 @@ func refEvent(m map[string]any, recordTime int64) (Event, bool) {
 	a, _ := str(m["requestReceivedTimestamp"])
 	b, _ := str(m["stageTimestamp"])
 	c, _ := str(m["timestamp"])
-	ev.Time = firstTime(recordTime, a, b, c)
+	ev.Time = recordTime
+	for _, s := range []string{a, b, c} {
+		if t, ok := ParseTime(s); ok && s != "" {
+			ev.Time = t
+			break
+		}
+	}
 	return ev, true
 }
 
@@ -182,19 +188,35 @@ func FuzzEventList(f *testing.F) {
 	})
 }
 
-// FuzzParseTime holds the fast timestamp reader to time.Parse's answers.
+// FuzzParseTime holds the fast timestamp reader, and its minute cache, to
+// time.Parse's answers: s is read alone and then primes the cache for a
+// second timestamp that shares its first 16 bytes (its minute) and ends in
+// tail.
 func FuzzParseTime(f *testing.F) {
 	for _, s := range []string{"2026-11-25T10:00:00.123456Z", "2026-11-25T10:00:00Z", "2024-02-29T23:59:59.999999999Z",
 		"2023-02-29T00:00:00Z", "2026-11-25T10:00:00.1234567890Z", "2026-11-25T10:00:00+02:00", "1970-01-01T00:00:00.Z",
 		"2026-13-01T00:00:00Z", "2026-11-25T24:00:00Z", "2026-11-25t10:00:00z", "0000-01-01T00:00:00Z", "2261-12-31T23:59:59.999999Z"} {
-		f.Add(s)
+		f.Add(s, ":59.5Z")
+		f.Add(s, ":60Z")
+		f.Add(s, ":07.123456789Z")
+		f.Add(s, ":07.1234567890Z")
 	}
-	f.Fuzz(func(t *testing.T, s string) {
-		got, ok := ParseTime(s)
+	check := func(t *testing.T, s string, got int64, ok bool) {
+		t.Helper()
 		want, err := time.Parse(time.RFC3339Nano, s)
 		wantOK := err == nil && want.Year() >= 1678 && want.Year() <= 2261
 		if ok != wantOK || (ok && got != want.UnixNano()) {
 			t.Fatalf("%q: got %d %v, time.Parse %v %v", s, got, ok, want, err)
 		}
+	}
+	f.Fuzz(func(t *testing.T, s, tail string) {
+		got, ok := ParseTime(s)
+		check(t, s, got, ok)
+		var c minuteCache
+		got, ok = c.parseTime(s)
+		check(t, s, got, ok)
+		u := s[:min(len(s), 16)] + tail
+		got, ok = c.parseTime(u)
+		check(t, u, got, ok)
 	})
 }

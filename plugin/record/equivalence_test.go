@@ -1,8 +1,10 @@
 package record
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
 )
@@ -103,4 +105,40 @@ func TestEquivalenceWhitespace(t *testing.T) {
 	if !sameEvents(got.events, want) {
 		t.Fatalf("differs")
 	}
+}
+
+// FuzzEquivalence holds the msgpack decoder (its fast paths and msgp's
+// slow ones, mixed within one record) to detect.JSONParser on any JSON
+// object: mix picks each string's and header's encoding.
+func FuzzEquivalence(f *testing.F) {
+	for i, doc := range craftedDocs {
+		f.Add(doc, uint64(i)*0x9e3779b97f4a7c15, false)
+	}
+	f.Add(sampleGet, uint64(0), true)
+	f.Fuzz(func(t *testing.T, doc string, mix uint64, binKeys bool) {
+		if !utf8.ValidString(doc) || !json.Valid([]byte(doc)) || !strings.HasPrefix(strings.TrimLeft(doc, " \t\r\n"), "{") {
+			return // encoding/json and json-iterator differ on what they accept
+		}
+		want, err := jsonEvents(t, doc, 0)
+		if err != nil && err.Error() != "not an audit event" {
+			return // json-iterator refuses what encoding/json accepts (depth, numbers)
+		}
+		var timed []detect.Event
+		for _, ev := range want {
+			if ev.Time != 0 {
+				timed = append(timed, ev)
+			}
+		}
+		e := enc{binKeys: binKeys, mix: &mix}
+		dec := json.NewDecoder(strings.NewReader(doc))
+		dec.UseNumber()
+		body, encErr := e.value(dec, nil)
+		if encErr != nil {
+			return
+		}
+		got := decodeAll(t, Options{}, v2(nil, tsFixExt8(0, 0), body))
+		if !sameEvents(got.events, timed) {
+			t.Fatalf("msgpack %+v\nJSON    %+v", got.events, timed)
+		}
+	})
 }

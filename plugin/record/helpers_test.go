@@ -37,11 +37,24 @@ type enc struct {
 	form    form
 	binKeys bool // write map keys as bin
 	binVals bool // write string values as bin
+	// mix, when set, picks the form of every string and header from its
+	// bits (rotated as they are used), so one document mixes them all.
+	mix *uint64
+}
+
+func (e enc) pick() form {
+	if e.mix == nil {
+		return e.form
+	}
+	f := form(*e.mix & 3)
+	*e.mix = *e.mix>>2 | *e.mix<<62
+	return f
 }
 
 func (e enc) str(b []byte, s string, bin bool) []byte {
+	f := e.pick()
 	if bin {
-		switch e.form {
+		switch f {
 		case form16:
 			b = append(b, 0xc5, 0, 0)
 			binary.BigEndian.PutUint16(b[len(b)-2:], uint16(len(s)))
@@ -53,7 +66,7 @@ func (e enc) str(b []byte, s string, bin bool) []byte {
 		}
 		return msgp.AppendBytes(b, []byte(s))
 	}
-	switch e.form {
+	switch f {
 	case form8:
 		if len(s) < 256 {
 			return append(append(b, 0xd9, byte(len(s))), s...)
@@ -71,7 +84,7 @@ func (e enc) str(b []byte, s string, bin bool) []byte {
 }
 
 func (e enc) header(b []byte, n int, isMap bool) []byte {
-	switch e.form {
+	switch e.pick() {
 	case form16:
 		if isMap {
 			b = append(b, 0xde, 0, 0)

@@ -136,6 +136,9 @@ var (
 // concurrent use: keep one per flushing goroutine.
 type Decoder struct {
 	recordKey string
+	// recordKeyInSchema: the RecordKey is also a key the body schema
+	// reads, so it must be looked for among those too.
+	recordKeyInSchema bool
 
 	emit    func(*detect.Event) // the caller's, during Decode
 	counts  Counts              // of the current Decode
@@ -162,6 +165,7 @@ func NewDecoder(opts Options) *Decoder {
 	if d.recordKey == "" {
 		d.recordKey = DefaultRecordKey
 	}
+	d.recordKeyInSchema = detect.BodySchema.Child([]byte(d.recordKey)) != nil
 	d.onJSON = d.emitJSON
 	return d
 }
@@ -385,6 +389,9 @@ func readKey(b []byte) (key, rest []byte, ok bool, err error) {
 // readString reads a str or bin value; ok is false for another type, which
 // is then skipped.
 func (d *Decoder) readString(b []byte, depth int) (s string, rest []byte, ok bool, err error) {
+	if v, rest, ok := fastStr(b); ok {
+		return detect.Borrow(v), rest, true, nil
+	}
 	// A leaf is a str in every audit record: try that first, ask the type
 	// only when it is not.
 	v, rest, err := msgp.ReadStringZC(b)
@@ -411,45 +418,112 @@ func (d *Decoder) readString(b []byte, depth int) (s string, rest []byte, ok boo
 // EventList items are looked for too. A repeated key replaces what the
 // earlier one set, as in the JSON decoder.
 func (d *Decoder) walk(b []byte, n uint32, node *detect.Node, rec *detect.Record, depth int, top bool) ([]byte, error) {
+	// The encodings nearly every audit record is made of (fixstr keys,
+	// fixstr/str8 values, fixmap objects, fixed-size scalars) are read
+	// here by index, without a call; entry, value and skip take the rest.
+	p := 0
 	for ; n > 0; n-- {
-		key, rest, ok, err := readKey(b)
+		if p+1 < len(b) && b[p]&0xe0 == leadFixstr {
+			v := p + 1 + int(b[p]&0x1f) // the value's lead byte
+			if v < len(b) {
+				key := b[p+1 : v]
+				child := node.Child(key)
+				if top && (child == nil || d.recordKeyInSchema) && string(key) == d.recordKey {
+					d.setLogLine(b[v:])
+				}
+				c := b[v]
+				switch {
+				case child == nil:
+					if size := int(scalarSize[c]); size != 0 && v+size <= len(b) {
+						p = v + size
+						continue
+					}
+					if c == leadStr8 && v+1 < len(b) {
+						if end := v + 2 + int(b[v+1]); end <= len(b) {
+							p = end
+							continue
+						}
+					}
+				case child.Kind == detect.String:
+					start, end := v+1, v+1+int(c&0x1f)
+					if c == leadStr8 && v+1 < len(b) {
+						start, end = v+2, v+2+int(b[v+1])
+					} else if c&0xe0 != leadFixstr {
+						end = len(b) + 1
+					}
+					if end <= len(b) {
+						rec.Set(child.Field, detect.Borrow(b[start:end]))
+						p = end
+						continue
+					}
+				case child.Kind == detect.Object && c&0xf0 == leadFixmap && depth < maxDepth:
+					rec.Unset(child.Fields())
+					rest, err := d.walk(b[v+1:], uint32(c&0x0f), child, rec, depth+1, false)
+					if err != nil {
+						return rest, err
+					}
+					p = len(b) - len(rest)
+					continue
+				}
+				var rest []byte
+				var err error
+				if child == nil {
+					rest, err = d.skip(b[v:], depth)
+				} else {
+					rest, err = d.value(b[v:], child, rec, depth, top, n-1)
+				}
+				if err != nil {
+					return rest, err
+				}
+				p = len(b) - len(rest)
+				continue
+			}
+		}
+		rest, err := d.entry(b[p:], node, rec, depth, top, n-1)
 		if err != nil {
-			return b, err
+			return rest, err
 		}
-		if !ok {
-			if b, _, err = d.skipValue(b, depth); err != nil {
-				return b, err
-			}
-			if b, err = d.skip(b, depth); err != nil {
-				return b, err
-			}
-			continue
-		}
-		b = rest
-		if top && string(key) == d.recordKey {
-			// The last one wins, as for every key.
-			d.hasLog = false
-			switch msgp.NextType(b) {
-			case msgp.StrType:
-				d.logLine, _, _ = msgp.ReadStringZC(b)
-				d.hasLog = true
-			case msgp.BinType:
-				d.logLine, _, _ = msgp.ReadBytesZC(b)
-				d.hasLog = true
-			}
-		}
-		child := node.Child(key)
-		if child == nil {
-			if b, err = d.skip(b, depth); err != nil {
-				return b, err
-			}
-			continue
-		}
-		if b, err = d.value(b, child, rec, depth, top, n-1); err != nil {
-			return b, err
-		}
+		p = len(b) - len(rest)
 	}
-	return b, nil
+	return b[p:], nil
+}
+
+// entry reads one map entry whose key is not a fixstr or str8: a longer
+// key, a bin key, a key of another type (the entry is skipped), or bytes
+// that are not msgpack.
+func (d *Decoder) entry(b []byte, node *detect.Node, rec *detect.Record, depth int, top bool, left uint32) ([]byte, error) {
+	key, rest, ok, err := readKey(b)
+	if err != nil {
+		return b, err
+	}
+	if !ok {
+		if b, _, err = d.skipValue(b, depth); err != nil {
+			return b, err
+		}
+		return d.skip(b, depth)
+	}
+	b = rest
+	if top && string(key) == d.recordKey {
+		d.setLogLine(b)
+	}
+	if child := node.Child(key); child != nil {
+		return d.value(b, child, rec, depth, top, left)
+	}
+	return d.skip(b, depth)
+}
+
+// setLogLine notes the value of the RecordKey entry at the start of b: the
+// last one wins, as for every key.
+func (d *Decoder) setLogLine(b []byte) {
+	d.hasLog = false
+	switch msgp.NextType(b) {
+	case msgp.StrType:
+		d.logLine, _, _ = msgp.ReadStringZC(b)
+		d.hasLog = true
+	case msgp.BinType:
+		d.logLine, _, _ = msgp.ReadBytesZC(b)
+		d.hasLog = true
+	}
 }
 
 // value reads the value for child, a key of a map at depth (with left
@@ -471,6 +545,9 @@ func (d *Decoder) value(b []byte, child *detect.Node, rec *detect.Record, depth 
 		return rest, nil
 	case detect.StringList:
 		rec.StartSourceIPs()
+		if m, ok := fixarrayLen(b); ok && depth < maxDepth {
+			return d.stringList(b[1:], m, rec, depth+1)
+		}
 		switch msgp.NextType(b) {
 		case msgp.StrType, msgp.BinType:
 			s, rest, _, err := d.readString(b, depth)
@@ -487,6 +564,9 @@ func (d *Decoder) value(b []byte, child *detect.Node, rec *detect.Record, depth 
 		}
 	case detect.Object:
 		rec.Unset(child.Fields())
+		if m, ok := fixmapLen(b); ok && depth < maxDepth {
+			return d.walk(b[1:], m, child, rec, depth+1, false)
+		}
 		if msgp.NextType(b) == msgp.MapType {
 			if depth >= maxDepth {
 				return b, errDepth
@@ -594,6 +674,9 @@ func (d *Decoder) items(b []byte, n uint32, node *detect.Node, depth int, bodyLe
 // skip skips one value inside a container at depth, failing when the value
 // nests deeper than maxDepth.
 func (d *Decoder) skip(b []byte, depth int) ([]byte, error) {
+	if rest, ok := skipScalar(b); ok {
+		return rest, nil
+	}
 	switch msgp.NextType(b) {
 	case msgp.ArrayType, msgp.MapType:
 	default:
@@ -628,10 +711,22 @@ func (d *Decoder) skipValue(b []byte, depth int) (rest []byte, deep bool, err er
 		}
 		pending--
 		var n uint32
-		switch msgp.NextType(b) {
-		case msgp.ArrayType:
+		if rest, ok := skipScalar(b); ok {
+			b = rest
+			continue
+		}
+		var c byte // 0 for an empty b: msgp.Skip reports it
+		if len(b) > 0 {
+			c = b[0]
+		}
+		switch {
+		case c&0xf0 == leadFixarray:
+			n, b = uint32(c&0x0f), b[1:]
+		case c&0xf0 == leadFixmap:
+			n, b = 2*uint32(c&0x0f), b[1:]
+		case msgp.NextType(b) == msgp.ArrayType:
 			n, b, err = msgp.ReadArrayHeaderBytes(b)
-		case msgp.MapType:
+		case msgp.NextType(b) == msgp.MapType:
 			var m uint32
 			m, b, err = msgp.ReadMapHeaderBytes(b)
 			if uint64(m)*2 > math.MaxUint32 {
