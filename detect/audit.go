@@ -58,37 +58,22 @@ type Node struct {
 	Kind     NodeKind
 	Field    AuditField
 	children map[string]*Node
-	// table holds the children by a cheap hash of the key's length and
-	// end bytes: a key is found with one comparison, faster than hashing
-	// it whole, and most keys of an audit event are not read at all.
-	table [childTable][]child
 	// fields is the set of leaves at or under this node (bit per field).
 	fields uint32
-}
-
-type child struct {
-	key  string
-	node *Node
 }
 
 // Child returns the node for key inside an Object node, nil when the key is
 // not read.
 func (n *Node) Child(key []byte) *Node {
-	if len(key) == 0 {
-		return nil
-	}
-	for _, c := range n.table[childSlot(len(key), key[0], key[len(key)-1])] {
-		if string(key) == c.key {
-			return c.node
-		}
-	}
-	return nil
+	return n.children[string(key)]
 }
 
-const childTable = 64
-
-func childSlot(n int, first, last byte) int {
-	return (n*7 + int(first)*3 + int(last)) & (childTable - 1)
+// EachChild calls f for each key of an Object node, in no set order: for
+// decoders that build their own index of the keys.
+func (n *Node) EachChild(f func(key string, child *Node)) {
+	for k, c := range n.children {
+		f(k, c)
+	}
 }
 
 // Fields is the set of leaves at or under the node, as a bit mask by
@@ -111,9 +96,7 @@ func object(keys map[string]*Node) *Node {
 
 func (n *Node) setChildren(keys map[string]*Node) {
 	n.children = keys
-	for key, c := range keys {
-		i := childSlot(len(key), key[0], key[len(key)-1])
-		n.table[i] = append(n.table[i], child{key, c})
+	for _, c := range keys {
 		if c.Kind != ObjectList {
 			n.fields |= c.fields
 		}

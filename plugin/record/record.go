@@ -205,54 +205,105 @@ func discard(*detect.Event) {}
 // It counts the record's outcome only when it returns no error; the caller
 // counts the failures.
 func (d *Decoder) record(b []byte) ([]byte, error) {
+	body, ok := d.v2Header(b)
+	if !ok {
+		var marker bool
+		var err error
+		if body, marker, err = d.header(b); err != nil || marker {
+			return body, err
+		}
+	}
+	return d.readBody(body)
+}
+
+// v2Header reads, without a call, the header every Fluent Bit >= 2.1
+// record starts with: [[EventTime as fixext8, {} or a small map], and
+// returns what follows (the body). ok is false for anything else, which
+// header reads.
+func (d *Decoder) v2Header(b []byte) (body []byte, ok bool) {
+	// 0x92 0x92 0xd7 0x00 <sec:4> <nsec:4> <metadata>
+	if len(b) < 14 || b[0] != 0x92 || b[1] != 0x92 || b[2] != 0xd7 || b[3] != 0 {
+		return b, false
+	}
+	sec, nsec := binary.BigEndian.Uint32(b[4:]), binary.BigEndian.Uint32(b[8:])
+	if sec >= 0xFFFFFFFE { // a group marker
+		return b, false
+	}
+	if b[12] == leadFixmap { // empty metadata, as almost always
+		d.time = int64(sec)*1e9 + int64(nsec)
+		return b[13:], true
+	}
+	rest, err := d.skip(b[12:], 2)
+	if err != nil {
+		return b, false
+	}
+	d.time = int64(sec)*1e9 + int64(nsec)
+	return rest, true
+}
+
+// header reads a record's [[timestamp, metadata], or [timestamp, and
+// returns what follows it. A group marker record is skipped whole and
+// counted: marker is then true and rest is what follows the record.
+func (d *Decoder) header(b []byte) (rest []byte, marker bool, err error) {
 	if msgp.NextType(b) != msgp.ArrayType {
-		return b, errShape
+		return b, false, errShape
 	}
 	n, b, err := msgp.ReadArrayHeaderBytes(b)
 	if err != nil {
-		return b, err
+		return b, false, err
 	}
 	if n != 2 {
-		return b, errShape
+		return b, false, errShape
 	}
 
 	// [[timestamp, metadata], body] or [timestamp, body].
-	var marker bool
 	if msgp.NextType(b) == msgp.ArrayType {
 		if n, b, err = msgp.ReadArrayHeaderBytes(b); err != nil {
-			return b, err
+			return b, false, err
 		}
 		if n != 2 {
-			return b, errShape
+			return b, false, errShape
 		}
 		if d.time, marker, b, err = d.timestamp(b); err != nil {
-			return b, err
+			return b, false, err
 		}
 		if marker {
-			return d.skipMarker(b, 2)
+			b, err = d.skipMarker(b, 2)
+			return b, true, err
 		}
 		// The metadata (a map in every Fluent Bit version) is not read.
 		if b, err = d.skip(b, 2); err != nil {
-			return b, err
+			return b, false, err
 		}
 	} else {
 		if d.time, marker, b, err = d.timestamp(b); err != nil {
-			return b, err
+			return b, false, err
 		}
 		if marker {
-			return d.skipMarker(b, 1)
+			b, err = d.skipMarker(b, 1)
+			return b, true, err
 		}
 	}
+	return b, false, nil
+}
 
-	if msgp.NextType(b) != msgp.MapType {
-		return b, errShape
-	}
-	if n, b, err = msgp.ReadMapHeaderBytes(b); err != nil {
-		return b, err
+// readBody reads a record's body and returns what follows it.
+func (d *Decoder) readBody(b []byte) ([]byte, error) {
+	var n uint32
+	var err error
+	if m, ok := fixmapLen(b); ok {
+		n, b = m, b[1:]
+	} else {
+		if msgp.NextType(b) != msgp.MapType {
+			return b, errShape
+		}
+		if n, b, err = msgp.ReadMapHeaderBytes(b); err != nil {
+			return b, err
+		}
 	}
 	d.body.Reset()
 	d.sawItems, d.checked, d.hasLog, d.logLine, d.npending = false, false, false, nil, 0
-	if b, err = d.walk(b, n, detect.BodySchema, &d.body, 1, true); err != nil {
+	if b, err = d.walk(b, n, bodyIndex, &d.body, 1, true); err != nil {
 		return b, err
 	}
 	d.flushPending()
@@ -417,23 +468,24 @@ func (d *Decoder) readString(b []byte, depth int) (s string, rest []byte, ok boo
 // the leaves to rec. In the body map (top) the RecordKey string and
 // EventList items are looked for too. A repeated key replaces what the
 // earlier one set, as in the JSON decoder.
-func (d *Decoder) walk(b []byte, n uint32, node *detect.Node, rec *detect.Record, depth int, top bool) ([]byte, error) {
+func (d *Decoder) walk(b []byte, n uint32, idx *keyIndex, rec *detect.Record, depth int, top bool) ([]byte, error) {
 	// The encodings nearly every audit record is made of (fixstr keys,
 	// fixstr/str8 values, fixmap objects, fixed-size scalars) are read
-	// here by index, without a call; entry, value and skip take the rest.
+	// here by index, without a call to msgp; entry, value and skip take
+	// the rest.
 	p := 0
 	for ; n > 0; n-- {
 		if p+1 < len(b) && b[p]&0xe0 == leadFixstr {
 			v := p + 1 + int(b[p]&0x1f) // the value's lead byte
 			if v < len(b) {
 				key := b[p+1 : v]
-				child := node.Child(key)
-				if top && (child == nil || d.recordKeyInSchema) && string(key) == d.recordKey {
+				slot := idx.find(key)
+				if top && (slot == nil || d.recordKeyInSchema) && string(key) == d.recordKey {
 					d.setLogLine(b[v:])
 				}
 				c := b[v]
 				switch {
-				case child == nil:
+				case slot == nil:
 					if size := int(scalarSize[c]); size != 0 && v+size <= len(b) {
 						p = v + size
 						continue
@@ -444,7 +496,7 @@ func (d *Decoder) walk(b []byte, n uint32, node *detect.Node, rec *detect.Record
 							continue
 						}
 					}
-				case child.Kind == detect.String:
+				case slot.child.Kind == detect.String:
 					start, end := v+1, v+1+int(c&0x1f)
 					if c == leadStr8 && v+1 < len(b) {
 						start, end = v+2, v+2+int(b[v+1])
@@ -452,13 +504,13 @@ func (d *Decoder) walk(b []byte, n uint32, node *detect.Node, rec *detect.Record
 						end = len(b) + 1
 					}
 					if end <= len(b) {
-						rec.Set(child.Field, detect.Borrow(b[start:end]))
+						rec.Set(slot.child.Field, detect.Borrow(b[start:end]))
 						p = end
 						continue
 					}
-				case child.Kind == detect.Object && c&0xf0 == leadFixmap && depth < maxDepth:
-					rec.Unset(child.Fields())
-					rest, err := d.walk(b[v+1:], uint32(c&0x0f), child, rec, depth+1, false)
+				case slot.child.Kind == detect.Object && c&0xf0 == leadFixmap && depth < maxDepth:
+					rec.Unset(slot.child.Fields())
+					rest, err := d.walk(b[v+1:], uint32(c&0x0f), slot.index, rec, depth+1, false)
 					if err != nil {
 						return rest, err
 					}
@@ -467,10 +519,10 @@ func (d *Decoder) walk(b []byte, n uint32, node *detect.Node, rec *detect.Record
 				}
 				var rest []byte
 				var err error
-				if child == nil {
+				if slot == nil {
 					rest, err = d.skip(b[v:], depth)
 				} else {
-					rest, err = d.value(b[v:], child, rec, depth, top, n-1)
+					rest, err = d.value(b[v:], slot, rec, depth, top, n-1)
 				}
 				if err != nil {
 					return rest, err
@@ -479,7 +531,7 @@ func (d *Decoder) walk(b []byte, n uint32, node *detect.Node, rec *detect.Record
 				continue
 			}
 		}
-		rest, err := d.entry(b[p:], node, rec, depth, top, n-1)
+		rest, err := d.entry(b[p:], idx, rec, depth, top, n-1)
 		if err != nil {
 			return rest, err
 		}
@@ -491,8 +543,12 @@ func (d *Decoder) walk(b []byte, n uint32, node *detect.Node, rec *detect.Record
 // entry reads one map entry whose key is not a fixstr or str8: a longer
 // key, a bin key, a key of another type (the entry is skipped), or bytes
 // that are not msgpack.
-func (d *Decoder) entry(b []byte, node *detect.Node, rec *detect.Record, depth int, top bool, left uint32) ([]byte, error) {
-	key, rest, ok, err := readKey(b)
+func (d *Decoder) entry(b []byte, idx *keyIndex, rec *detect.Record, depth int, top bool, left uint32) ([]byte, error) {
+	key, rest, ok := fastStr(b)
+	var err error
+	if !ok {
+		key, rest, ok, err = readKey(b)
+	}
 	if err != nil {
 		return b, err
 	}
@@ -506,8 +562,8 @@ func (d *Decoder) entry(b []byte, node *detect.Node, rec *detect.Record, depth i
 	if top && string(key) == d.recordKey {
 		d.setLogLine(b)
 	}
-	if child := node.Child(key); child != nil {
-		return d.value(b, child, rec, depth, top, left)
+	if slot := idx.find(key); slot != nil {
+		return d.value(b, slot, rec, depth, top, left)
 	}
 	return d.skip(b, depth)
 }
@@ -530,7 +586,8 @@ func (d *Decoder) setLogLine(b []byte) {
 // entries after this one). A value of another type than child expects
 // counts as missing: like a repeated key, it replaces what an earlier one
 // set.
-func (d *Decoder) value(b []byte, child *detect.Node, rec *detect.Record, depth int, top bool, left uint32) ([]byte, error) {
+func (d *Decoder) value(b []byte, slot *keySlot, rec *detect.Record, depth int, top bool, left uint32) ([]byte, error) {
+	child := slot.child
 	switch child.Kind {
 	case detect.String:
 		s, rest, ok, err := d.readString(b, depth)
@@ -565,7 +622,7 @@ func (d *Decoder) value(b []byte, child *detect.Node, rec *detect.Record, depth 
 	case detect.Object:
 		rec.Unset(child.Fields())
 		if m, ok := fixmapLen(b); ok && depth < maxDepth {
-			return d.walk(b[1:], m, child, rec, depth+1, false)
+			return d.walk(b[1:], m, slot.index, rec, depth+1, false)
 		}
 		if msgp.NextType(b) == msgp.MapType {
 			if depth >= maxDepth {
@@ -575,7 +632,7 @@ func (d *Decoder) value(b []byte, child *detect.Node, rec *detect.Record, depth 
 			if err != nil {
 				return b, err
 			}
-			return d.walk(rest, m, child, rec, depth+1, false)
+			return d.walk(rest, m, slot.index, rec, depth+1, false)
 		}
 	case detect.ObjectList:
 		if !top {
@@ -587,7 +644,7 @@ func (d *Decoder) value(b []byte, child *detect.Node, rec *detect.Record, depth 
 			if err != nil {
 				return b, err
 			}
-			return d.items(rest, m, child, depth+1, left)
+			return d.items(rest, m, slot.index, depth+1, left)
 		}
 	}
 	return d.skip(b, depth)
@@ -616,7 +673,7 @@ func (d *Decoder) stringList(b []byte, n uint32, rec *detect.Record, depth int) 
 // after it, the body map has bodyLeft more entries. The audit events among
 // the items are held in d.pending and emitted when the record is complete,
 // so that a corrupt record emits nothing.
-func (d *Decoder) items(b []byte, n uint32, node *detect.Node, depth int, bodyLeft uint32) ([]byte, error) {
+func (d *Decoder) items(b []byte, n uint32, idx *keyIndex, depth int, bodyLeft uint32) ([]byte, error) {
 	if depth > maxDepth {
 		return b, errDepth
 	}
@@ -640,7 +697,7 @@ func (d *Decoder) items(b []byte, n uint32, node *detect.Node, depth int, bodyLe
 		}
 		rec := &d.pending[d.npending]
 		rec.Reset()
-		if b, err = d.walk(rest, m, node, rec, depth+1, false); err != nil {
+		if b, err = d.walk(rest, m, idx, rec, depth+1, false); err != nil {
 			return b, err
 		}
 		if !rec.IsAuditEvent() {
@@ -700,54 +757,67 @@ func (d *Decoder) skip(b []byte, depth int) ([]byte, error) {
 func (d *Decoder) skipValue(b []byte, depth int) (rest []byte, deep bool, err error) {
 	stack := d.stack[:0]
 	pending := uint32(1)
+	p := 0
 	for {
 		for pending == 0 {
 			if len(stack) == 0 {
 				d.stack = stack
-				return b, deep, nil
+				return b[p:], deep, nil
 			}
 			pending = stack[len(stack)-1]
 			stack = stack[:len(stack)-1]
 		}
 		pending--
+		// Fixed-size scalars, str8, fixmap and fixarray by index; msgp
+		// reads every other encoding.
 		var n uint32
-		if rest, ok := skipScalar(b); ok {
-			b = rest
-			continue
-		}
-		var c byte // 0 for an empty b: msgp.Skip reports it
-		if len(b) > 0 {
-			c = b[0]
-		}
-		switch {
-		case c&0xf0 == leadFixarray:
-			n, b = uint32(c&0x0f), b[1:]
-		case c&0xf0 == leadFixmap:
-			n, b = 2*uint32(c&0x0f), b[1:]
-		case msgp.NextType(b) == msgp.ArrayType:
-			n, b, err = msgp.ReadArrayHeaderBytes(b)
-		case msgp.NextType(b) == msgp.MapType:
-			var m uint32
-			m, b, err = msgp.ReadMapHeaderBytes(b)
-			if uint64(m)*2 > math.MaxUint32 {
-				err = msgp.ErrShortBytes // more entries than any payload holds
+		var c byte
+		if p < len(b) {
+			c = b[p]
+			if size := int(scalarSize[c]); size != 0 && p+size <= len(b) {
+				p += size
+				continue
 			}
-			n = 2 * m
-		default:
-			if b, err = msgp.Skip(b); err != nil {
+			if c == leadStr8 && p+1 < len(b) && p+2+int(b[p+1]) <= len(b) {
+				p += 2 + int(b[p+1])
+				continue
+			}
+		}
+		if p < len(b) && (c&0xf0 == leadFixarray || c&0xf0 == leadFixmap) {
+			n = uint32(c & 0x0f)
+			if c&0xf0 == leadFixmap {
+				n *= 2
+			}
+			p++
+		} else {
+			r := b[p:]
+			switch msgp.NextType(r) {
+			case msgp.ArrayType:
+				n, r, err = msgp.ReadArrayHeaderBytes(r)
+			case msgp.MapType:
+				var m uint32
+				m, r, err = msgp.ReadMapHeaderBytes(r)
+				if uint64(m)*2 > math.MaxUint32 {
+					err = msgp.ErrShortBytes // more entries than any payload holds
+				}
+				n = 2 * m
+			default:
+				r, err = msgp.Skip(r)
+				if err == nil {
+					p = len(b) - len(r)
+					continue
+				}
+			}
+			if err != nil {
 				d.stack = stack
-				return b, deep, err
+				return r, deep, err
 			}
-			continue
+			p = len(b) - len(r)
 		}
-		if err != nil {
-			d.stack = stack
-			return b, deep, err
-		}
-		if uint64(n) > uint64(len(b)) {
+		if uint64(n) > uint64(len(b)-p) {
 			// Every element takes at least one byte.
 			d.stack = stack
-			return b, deep, msgp.ErrShortBytes
+			return b[p:], deep, msgp.ErrShortBytes
 		}
 		if depth+len(stack)+1 > maxDepth {
 			deep = true

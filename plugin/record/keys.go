@@ -1,0 +1,94 @@
+package record
+
+import (
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+)
+
+// keyIndex lays out the keys of a detect.Node (an Object of the audit
+// schema) for walk: a key is found by a slot of its length and end bytes
+// and one comparison, cheaper than hashing it whole; most keys of an audit
+// record are not read at all, and end at an empty slot.
+type keyIndex struct {
+	node *detect.Node
+	// slot = (length*mulSize + first byte*mulFirst + last byte) % keySlots,
+	// with the multipliers that give every key a slot of its own.
+	mulSize, mulFirst int
+	slots             [keySlots]keySlot
+	all               []keySlot // every key
+	collided          bool      // some keys share a slot: a miss is looked for in all
+}
+
+type keySlot struct {
+	key   string // "" for an empty slot
+	child *detect.Node
+	index *keyIndex // child's own keys when it is an Object or ObjectList
+}
+
+const keySlots = 64
+
+func (idx *keyIndex) slotOf(size int, first, last byte) int {
+	return (size*idx.mulSize + int(first)*idx.mulFirst + int(last)) & (keySlots - 1)
+}
+
+// bodyIndex is detect.BodySchema's.
+var bodyIndex = newKeyIndex(detect.BodySchema, map[*detect.Node]*keyIndex{})
+
+func newKeyIndex(n *detect.Node, seen map[*detect.Node]*keyIndex) *keyIndex {
+	if idx, ok := seen[n]; ok {
+		return idx
+	}
+	idx := &keyIndex{node: n}
+	seen[n] = idx
+	n.EachChild(func(key string, child *detect.Node) {
+		if key == "" {
+			return // never in the schema; find would not match it anyway
+		}
+		s := keySlot{key: key, child: child}
+		if child.Kind == detect.Object || child.Kind == detect.ObjectList {
+			s.index = newKeyIndex(child, seen)
+		}
+		idx.all = append(idx.all, s)
+	})
+	for idx.mulSize = 1; idx.mulSize < keySlots; idx.mulSize++ {
+		for idx.mulFirst = 1; idx.mulFirst < keySlots; idx.mulFirst++ {
+			if idx.place() {
+				return idx
+			}
+		}
+	}
+	idx.mulSize, idx.mulFirst = 7, 3
+	idx.place()
+	idx.collided = true
+	return idx
+}
+
+// place puts the keys in their slots and reports whether each has its own.
+func (idx *keyIndex) place() bool {
+	idx.slots = [keySlots]keySlot{}
+	for _, s := range idx.all {
+		slot := &idx.slots[idx.slotOf(len(s.key), s.key[0], s.key[len(s.key)-1])]
+		if slot.key != "" {
+			return false
+		}
+		*slot = s
+	}
+	return true
+}
+
+// find looks a key up by comparing it whole.
+func (idx *keyIndex) find(key []byte) *keySlot {
+	if len(key) == 0 {
+		return nil
+	}
+	if s := &idx.slots[idx.slotOf(len(key), key[0], key[len(key)-1])]; string(key) == s.key {
+		return s
+	}
+	if idx.collided {
+		for i := range idx.all {
+			if string(key) == idx.all[i].key {
+				return &idx.all[i]
+			}
+		}
+	}
+	return nil
+}
