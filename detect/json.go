@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"maps"
@@ -418,10 +419,8 @@ func (p *JSONParser) readString(it *jsoniter.Iterator) (string, bool) {
 		it.ReportError("readString", "escaped quote")
 		return "", false
 	}
-	for _, c := range raw {
-		if c == '\\' {
-			return unescapeJSON(raw), true
-		}
+	if bytes.IndexByte(raw, '\\') >= 0 {
+		return unescapeJSON(raw), true
 	}
 	return borrow(raw), true
 }
