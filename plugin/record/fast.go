@@ -2,8 +2,8 @@ package record
 
 // Fast paths for the few msgpack encodings that make up nearly every byte
 // of an audit record: fixstr and str8 strings (keys and values), fixmap and
-// fixarray containers, positive fixints, nil and booleans. The hot loop
-// reads these inline, without a call that returns an interface error, and
+// fixarray containers, fixed-size scalars. The hot loops read these
+// inline, without a call that returns an interface error, and
 // hands anything else to github.com/tinylib/msgp, which stays the reader of
 // record for every encoding and every malformed byte: each helper here
 // answers ok=false rather than deciding on an input it does not fully
@@ -49,7 +49,7 @@ func fastStr(b []byte) (v, rest []byte, ok bool) {
 var scalarSize = func() (t [256]uint8) {
 	for c := 0; c < 256; c++ {
 		switch {
-		case c <= 0x7f, c >= 0xe0, c == 0xc0, c == 0xc2, c == 0xc3:
+		case c < leadFixmap, c >= leadNegFix, c == leadNil, c == leadFalse, c == leadTrue: // fixints, nil, booleans
 			t[c] = 1
 		case c&0xe0 == leadFixstr:
 			t[c] = uint8(1 + c&0x1f)

@@ -58,13 +58,18 @@
 // record once a Decoder is warm, except by detect.JSONParser for a
 // RecordKey string that is broken JSON (json-iterator's error).
 //
-// Reading is github.com/tinylib/msgp's zero-copy readers (Read*Bytes,
-// NextType, Skip) over the payload. Each value's type is asked first, so
-// that a value of another type than expected costs no boxed error. Values
-// the rule does not read are skipped by skipValue, which uses msgp's header
-// readers with an explicit stack instead of msgp.Skip's recursion, so that
-// nesting is bounded like the JSON decoder's and a hostile record costs one
-// record, not the rest of the chunk.
+// Reading is split in two (see fast.go): the few encodings that make up
+// nearly every byte of an audit record (the Fluent Bit >= 2.1 header with
+// an EventTime, fixmap/fixarray, fixstr/str8, fixed-size scalars) are read
+// inline by index, and everything else, including every malformed byte, by
+// github.com/tinylib/msgp's zero-copy readers (Read*Bytes, NextType, Skip).
+// A test holds the inline readers to msgp for every lead byte, and a fuzz
+// target holds the decoder to the JSON decoder with the encodings mixed.
+// Keys are looked up in keyIndex, a per-node table laid out for the walk.
+// Values the rule does not read are skipped by skipValue, with an explicit
+// stack instead of msgp.Skip's recursion, so that nesting is bounded like
+// the JSON decoder's and a hostile record costs one record, not the rest
+// of the chunk.
 package record
 
 import (
