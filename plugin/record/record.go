@@ -545,9 +545,10 @@ func (d *Decoder) walk(b []byte, n uint32, idx *keyIndex, rec *detect.Record, de
 	return b[p:], nil
 }
 
-// entry reads one map entry whose key is not a fixstr or str8: a longer
-// key, a bin key, a key of another type (the entry is skipped), or bytes
-// that are not msgpack.
+// entry reads one map entry that walk does not read inline: a key that is
+// not a fixstr (str8 and longer, bin, or another type, whose entry is
+// skipped), an entry at the very end of the payload, or bytes that are not
+// msgpack.
 func (d *Decoder) entry(b []byte, idx *keyIndex, rec *detect.Record, depth int, top bool, left uint32) ([]byte, error) {
 	key, rest, ok := fastStr(b)
 	var err error
