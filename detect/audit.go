@@ -365,21 +365,22 @@ func parseWithinMinute(s string) (int64, bool) {
 // server stamps consecutive events within the same minute, so the calendar
 // arithmetic is done about once a minute instead of once per event.
 type minuteCache struct {
-	prefix [16]byte // "2006-01-02T15:04", all zero when empty
+	prefix [16]byte // "2006-01-02T15:04"
 	ns     int64
+	set    bool // an empty cache matches nothing, not 16 NUL bytes
 }
 
 // parseTime is ParseTime with the cache.
 func (c *minuteCache) parseTime(s string) (int64, bool) {
 	if len(s) >= 20 && len(s) <= 30 {
-		if s[:16] == string(c.prefix[:]) {
+		if c.set && s[:16] == string(c.prefix[:]) {
 			if within, ok := parseWithinMinute(s[16:]); ok {
 				return c.ns + within, true
 			}
 		} else if minute, ok := parseMinute(s[:16]); ok {
 			if within, ok := parseWithinMinute(s[16:]); ok {
 				copy(c.prefix[:], s)
-				c.ns = minute
+				c.ns, c.set = minute, true
 				return minute + within, true
 			}
 		}
