@@ -45,7 +45,8 @@ func fastStr(b []byte) (v, rest []byte, ok bool) {
 // when that size is fixed by the lead byte alone: fixints, nil, booleans,
 // fixstr, numbers, fixext. It is 0 for the rest (containers, str8-32,
 // bin8-32, ext8-32, and the never-used 0xc1), which go the slow way.
-// TestScalarSize holds the table to msgp.Skip for every lead byte.
+// TestFastPathsAgreeWithMsgp holds the table to msgp.Skip for every lead
+// byte.
 var scalarSize = func() (t [256]uint8) {
 	for c := 0; c < 256; c++ {
 		switch {

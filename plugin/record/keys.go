@@ -9,7 +9,6 @@ import (
 // and one comparison, cheaper than hashing it whole; most keys of an audit
 // record are not read at all, and end at an empty slot.
 type keyIndex struct {
-	node *detect.Node
 	// slot = (length*mulSize + first byte*mulFirst + last byte) % keySlots,
 	// with the multipliers that give every key a slot of its own.
 	mulSize, mulFirst int
@@ -37,7 +36,7 @@ func newKeyIndex(n *detect.Node, seen map[*detect.Node]*keyIndex) *keyIndex {
 	if idx, ok := seen[n]; ok {
 		return idx
 	}
-	idx := &keyIndex{node: n}
+	idx := &keyIndex{}
 	seen[n] = idx
 	n.EachChild(func(key string, child *detect.Node) {
 		if key == "" {
