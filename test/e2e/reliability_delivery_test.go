@@ -277,23 +277,11 @@ func TestReliabilityDeliveryQueueBound(t *testing.T) {
 	want := referenceIDs(t)
 	r := startReceiver(t)
 	r.Down()
-	res := faultRun(t, r, 1500*time.Millisecond, fastDelivery("alert_queue_size", "2", "alert_batch_size", "1"), func(p *host.Process) {
-		if _, err := p.WaitForStep("flushed", 20*time.Second); err != nil {
-			t.Error(err)
-		}
-		if err := r.Up(); err != nil {
-			t.Error(err)
-		}
-	})
+	res := faultRun(t, r, 1500*time.Millisecond, fastDelivery("alert_queue_size", "2", "alert_batch_size", "1"), upAfterFlush(t, r))
 	st := lastStats(t, res.Stderr, 0)
 	got := ids(r.Alerts())
 	lost := want.missing(got)
-	var exitLost int
-	for _, l := range strings.Split(res.Stderr, "\n") {
-		if i := strings.Index(l, "exit: "); i >= 0 {
-			fmt.Sscanf(l[i:], "exit: %d alert(s) not delivered", &exitLost)
-		}
-	}
+	exitLost := exitNotDelivered(res.Stderr)
 	t.Logf("%d alerts: %d received, %d lost; stats dropped=%d sent=%d; exit line: %d not delivered; %d queue-full line(s)",
 		len(want), len(got), len(lost), st["dropped"], st["sent"], exitLost, countLines(res.Stderr, "alert queue full"))
 	if len(lost) == 0 {
@@ -319,23 +307,11 @@ func TestReliabilityDeliverySpoolBound(t *testing.T) {
 	r := startReceiver(t)
 	r.Down()
 	spool := t.TempDir()
-	res := faultRun(t, r, 1500*time.Millisecond, fastDelivery("alert_spool_dir", spool, "alert_spool_max_bytes", "4096", "alert_batch_size", "1"), func(p *host.Process) {
-		if _, err := p.WaitForStep("flushed", 20*time.Second); err != nil {
-			t.Error(err)
-		}
-		if err := r.Up(); err != nil {
-			t.Error(err)
-		}
-	})
+	res := faultRun(t, r, 1500*time.Millisecond, fastDelivery("alert_spool_dir", spool, "alert_spool_max_bytes", "4096", "alert_batch_size", "1"), upAfterFlush(t, r))
 	st := lastStats(t, res.Stderr, 0)
 	got := ids(r.Alerts())
 	lost := want.missing(got)
-	var exitLost int
-	for _, l := range strings.Split(res.Stderr, "\n") {
-		if i := strings.Index(l, "exit: "); i >= 0 {
-			fmt.Sscanf(l[i:], "exit: %d alert(s) not delivered", &exitLost)
-		}
-	}
+	exitLost := exitNotDelivered(res.Stderr)
 	t.Logf("%d alerts: %d received, %d lost; stats dropped=%d sent=%d spooled=%d; exit line: %d; %d spool-full line(s)",
 		len(want), len(got), len(lost), st["dropped"], st["sent"], st["spooled"], exitLost, countLines(res.Stderr, "full (", "dropping alert"))
 	if len(lost) == 0 {
@@ -351,4 +327,29 @@ func TestReliabilityDeliverySpoolBound(t *testing.T) {
 	if left := spoolFiles(t, spool); len(left) != 0 {
 		t.Errorf("left in the spool: %v", left)
 	}
+}
+
+// upAfterFlush brings the receiver up once the host has flushed every
+// chunk: alerts queued while it was down must then be sent or dropped.
+func upAfterFlush(t *testing.T, r *receiver.Receiver) func(p *host.Process) {
+	return func(p *host.Process) {
+		if _, err := p.WaitForStep("flushed", 20*time.Second); err != nil {
+			t.Error(err)
+		}
+		if err := r.Up(); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// exitNotDelivered reads the count of the plugin's exit line "exit: N
+// alert(s) not delivered" (0 when there is none).
+func exitNotDelivered(stderr string) int {
+	var n int
+	for _, l := range strings.Split(stderr, "\n") {
+		if i := strings.Index(l, "exit: "); i >= 0 {
+			fmt.Sscanf(l[i:], "exit: %d alert(s) not delivered", &n)
+		}
+	}
+	return n
 }

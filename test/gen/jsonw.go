@@ -61,20 +61,8 @@ func appendMicro(b []byte, t int64) []byte {
 
 func appendMicroRaw(b []byte, t int64) []byte {
 	tm := time.UnixMicro(t).UTC()
-	y, mo, d := tm.Date()
-	h, mi, s := tm.Clock()
 	us := tm.Nanosecond() / 1000
-	b = append4(b, y)
-	b = append(b, '-')
-	b = append2(b, int(mo))
-	b = append(b, '-')
-	b = append2(b, d)
-	b = append(b, 'T')
-	b = append2(b, h)
-	b = append(b, ':')
-	b = append2(b, mi)
-	b = append(b, ':')
-	b = append2(b, s)
+	b = appendSeconds(b, tm)
 	b = append(b, '.')
 	b = append(b, byte('0'+us/100000), byte('0'+us/10000%10), byte('0'+us/1000%10),
 		byte('0'+us/100%10), byte('0'+us/10%10), byte('0'+us%10))
@@ -83,10 +71,15 @@ func appendMicroRaw(b []byte, t int64) []byte {
 
 // appendSecondTime appends a metav1.Time value (RFC 3339, whole seconds).
 func appendSecondTime(b []byte, t int64) []byte {
-	tm := time.UnixMicro(t).UTC()
+	b = append(b, '"')
+	b = appendSeconds(b, time.UnixMicro(t).UTC())
+	return append(b, 'Z', '"')
+}
+
+// appendSeconds appends tm as 2006-01-02T15:04:05.
+func appendSeconds(b []byte, tm time.Time) []byte {
 	y, mo, d := tm.Date()
 	h, mi, s := tm.Clock()
-	b = append(b, '"')
 	b = append4(b, y)
 	b = append(b, '-')
 	b = append2(b, int(mo))
@@ -97,8 +90,7 @@ func appendSecondTime(b []byte, t int64) []byte {
 	b = append(b, ':')
 	b = append2(b, mi)
 	b = append(b, ':')
-	b = append2(b, s)
-	return append(b, 'Z', '"')
+	return append2(b, s)
 }
 
 func append2(b []byte, v int) []byte { return append(b, byte('0'+v/10%10), byte('0'+v%10)) }
