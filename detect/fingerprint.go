@@ -231,7 +231,8 @@ func (f *fingerprint) removeOldest(p *pool) {
 
 func (f *fingerprint) release(i int, p *pool) {
 	r := &f.recs[i]
-	s := &f.slots[r.slot]
+	slot := r.slot
+	s := &f.slots[slot]
 	// Every record from winStart on is inside the window.
 	if i >= f.winStart {
 		f.leaveWindow(s)
@@ -240,7 +241,7 @@ func (f *fingerprint) release(i int, p *pool) {
 	p.release(r.attrs)
 	*r = rec{}
 	if s.nrec == 0 && !s.reported {
-		f.freeSlot(r.slot, p)
+		f.freeSlot(slot, p)
 	}
 }
 

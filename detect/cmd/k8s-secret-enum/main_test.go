@@ -83,3 +83,34 @@ func TestReplayRefusesBadSettings(t *testing.T) {
 		t.Errorf("missing file: rc %d err %q", rc, errOut)
 	}
 }
+
+// The two streams of issue 9: a fingerprint whose older records leave the
+// window before the event that crosses (or nearly crosses) the threshold.
+// Releasing those records freed another name's slot.
+func TestReplayRegressionsOfExpiredRecords(t *testing.T) {
+	dir := filepath.Join("..", "..", "..", "test", "testdata", "regress")
+	rc, out, errOut := replayArgs(t, []string{"replay", "-q", filepath.Join(dir, "stream-threshold-after-expiry.log")}, "")
+	if rc != 0 || out != "" {
+		t.Fatalf("window [16:21:00, 16:27:00] holds 2 names, want no alert: rc %d out %s err %s", rc, out, errOut)
+	}
+	rc, out, errOut = replayArgs(t, []string{"replay", "-q", "-p", "threshold=4", "-p", "window=3m", "-p", "suppress=2m",
+		filepath.Join(dir, "stream-name-lost-after-expiry.log")}, "")
+	if rc != 0 || strings.Count(out, "\n") != 1 {
+		t.Fatalf("want one alert: rc %d out %s err %s", rc, out, errOut)
+	}
+	var a struct {
+		Timestamp string `json:"@timestamp"`
+		Esql      struct {
+			Count int      `json:"unique_credentials"`
+			Names []string `json:"secrets_names"`
+		}
+		Alert struct{ Type string }
+	}
+	if err := json.Unmarshal([]byte(out), &a); err != nil {
+		t.Fatal(err)
+	}
+	if a.Timestamp != "2025-11-24T16:14:47.665521000Z" || a.Alert.Type != "new" || a.Esql.Count != 4 ||
+		strings.Join(a.Esql.Names, ",") != "secret-1,secret-25,secret-28,secret-8" {
+		t.Fatalf("alert %+v", a)
+	}
+}
