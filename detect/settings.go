@@ -169,7 +169,7 @@ func ParseSettings(r *Rule, g Getter) (Settings, error) {
 	}
 	p.integer(KeyThreshold, &s.Threshold, 1)
 	p.duration(KeyWindow, &s.Window, time.Second)
-	p.duration(KeySuppress, &s.Suppress, time.Second)
+	p.duration(KeySuppress, &s.Suppress, 0)
 	p.duration(KeyInterval, &s.Interval, time.Second)
 	p.duration(KeyAllowedLateness, &s.AllowedLateness, 0)
 	p.duration(KeyReorderDelay, &s.ReorderDelay, 0)

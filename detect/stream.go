@@ -123,6 +123,12 @@ func (e *Engine) decide(upTo int64) {
 			e.checkUpdate(f, f.until)
 		case chk:
 			c := heap.Pop(&e.checks).(check)
+			// One decision per fingerprint and time, however many of its
+			// events share that time: a second one would see the mute the
+			// first may have ended at once (suppress 0) and report again.
+			for e.checks.Len() > 0 && e.checks[0] == c {
+				heap.Pop(&e.checks)
+			}
 			if c.f.key == "" || c.f.muted {
 				continue // evicted since, or already reported
 			}

@@ -120,7 +120,7 @@ func TestBadValues(t *testing.T) {
 		{[]string{"threshold", "three"}, "threshold", "integer ≥ 1"},
 		{[]string{"window", "6 minutes"}, "window", "duration"},
 		{[]string{"window", "-1m"}, "window", "duration"},
-		{[]string{"suppress", "0"}, "suppress", "duration ≥ 1s"},
+		{[]string{"suppress", "-1s"}, "suppress", "duration ≥ 0"},
 		{[]string{"interval", "abc"}, "interval", "duration"},
 		{[]string{"allowed_lateness", "-5s"}, "allowed_lateness", "duration ≥ 0"},
 		{[]string{"idle_timeout", "x"}, "idle_timeout", "duration"},
