@@ -76,8 +76,9 @@ func appendAttr(b []byte, v string) []byte {
 	return append(b, v...)
 }
 
-// parseAuditUUID reads an auditID in the form the API server writes
-// (lowercase canonical UUID) into 16 bytes; any other form is kept as text.
+// parseAuditUUID reads an auditID in the form of a canonical UUID into 16
+// bytes, in either case (a client may set Audit-ID in capitals; printed back
+// in lowercase, one request is listed once); any other form is kept as text.
 func parseAuditUUID(s string) (u [16]byte, ok bool) {
 	if len(s) != 36 {
 		return u, false
@@ -108,6 +109,8 @@ func unhex(c byte) int {
 		return int(c - '0')
 	case c >= 'a' && c <= 'f':
 		return int(c - 'a' + 10)
+	case c >= 'A' && c <= 'F':
+		return int(c - 'A' + 10)
 	}
 	return -1
 }
