@@ -1,0 +1,149 @@
+package model
+
+import (
+	"bytes"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+)
+
+// The differential tests: the engine, driven as the replay command drives it,
+// against the model, alert by alert and field by field.
+//
+//	go test ./test/model -model.configs=2000 -model.hours=1
+//
+// (or MODEL_CONFIGS / MODEL_HOURS / MODEL_SEED in the environment).
+
+var (
+	flagConfigs = flag.Int("model.configs", envInt("MODEL_CONFIGS", 12), "random configurations per differential test")
+	flagHours   = flag.Float64("model.hours", envFloat("MODEL_HOURS", 0.25), "hours of event time per configuration")
+	flagSeed    = flag.Int64("model.seed", int64(envInt("MODEL_SEED", 1)), "seed of the first configuration")
+)
+
+func envInt(k string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(k)); err == nil {
+		return v
+	}
+	return def
+}
+
+func envFloat(k string, def float64) float64 {
+	if v, err := strconv.ParseFloat(os.Getenv(k), 64); err == nil {
+		return v
+	}
+	return def
+}
+
+type engineRun struct {
+	alerts []map[string]any
+	read   []int // audit events handed to the engine when each alert came out
+	stats  detect.Stats
+}
+
+// runEngine runs the engine exactly as the replay command does.
+func runEngine(t testing.TB, s Settings, lines [][]byte) *engineRun {
+	t.Helper()
+	set, err := detect.ParseSettings(detect.RapidSecretGet, detect.MapGetter(s.Props()))
+	if err != nil {
+		t.Fatalf("settings %s: %v", s, err)
+	}
+	out := &engineRun{}
+	read := 0
+	eng, err := detect.New(detect.RapidSecretGet, set, detect.Options{Emit: func(a *detect.Alert) {
+		b, err := a.MarshalJSON()
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("alert is not JSON: %v: %s", err, b)
+		}
+		out.alerts = append(out.alerts, m)
+		out.read = append(out.read, read)
+	}})
+	if err != nil {
+		t.Fatalf("engine %s: %v", s, err)
+	}
+	p := detect.NewJSONParser()
+	process := func(ev *detect.Event) {
+		read++
+		eng.Process(ev)
+	}
+	for _, l := range lines {
+		if l = bytes.TrimSpace(l); len(l) > 0 {
+			p.Parse(l, 0, process)
+		}
+	}
+	eng.Close()
+	out.stats = eng.Stats()
+	return out
+}
+
+// totals are what a differential test reports at the end.
+type totals struct {
+	configs, lines, events, alerts int
+}
+
+func (n *totals) String() string {
+	return fmt.Sprintf("%d configurations, %d lines, %d audit events, %d alerts compared", n.configs, n.lines,
+		n.events, n.alerts)
+}
+
+// same fails the test at the first difference between engine and model,
+// saving the input for the replay command.
+func same(t *testing.T, seed int64, s Settings, engineLines, modelLines [][]byte, n *totals) bool {
+	t.Helper()
+	got := runEngine(t, s, engineLines)
+	want := Run(s, modelLines)
+	n.configs++
+	n.lines += len(engineLines)
+	n.events += want.AuditEvents
+	n.alerts += len(want.Alerts)
+	var problem string
+	if c := got.stats; c.EventsCoalesced+c.RecordsEvicted+c.NamesDropped+c.FingerprintsEvicted > 0 {
+		// The exact comparison holds below the caps; TestCaps covers them.
+		problem = fmt.Sprintf("the traffic hit the engine's caps (coalesced %d, records evicted %d, names dropped %d, fingerprints evicted %d): make the generator gentler",
+			c.EventsCoalesced, c.RecordsEvicted, c.NamesDropped, c.FingerprintsEvicted)
+	} else if d := Compare(got.alerts, want.Alerts); d != nil {
+		problem = d.String()
+	} else if got.stats.Matched != uint64(want.Matching) || got.stats.Events != uint64(want.AuditEvents) ||
+		got.stats.NoTime != uint64(want.Timeless) || got.stats.AlertsCut != uint64(want.Cut) {
+		problem = fmt.Sprintf("counters: engine matched=%d events=%d no_time=%d cut=%d, model %d %d %d %d",
+			got.stats.Matched, got.stats.Events, got.stats.NoTime, got.stats.AlertsCut,
+			want.Matching, want.AuditEvents, want.Timeless, want.Cut)
+	}
+	if problem == "" {
+		return true
+	}
+	path := filepath.Join(os.TempDir(), fmt.Sprintf("model-seed-%d.log", seed))
+	if err := os.WriteFile(path, []byte(Lines(engineLines)), 0o600); err != nil {
+		path = err.Error()
+	}
+	t.Errorf("seed %d: engine and model differ\nsettings: %s\ninput: %s (replay it with these settings)\n%s",
+		seed, s, path, problem)
+	return false
+}
+
+// TestDifferential: random settings over generated traffic.
+func TestDifferential(t *testing.T) {
+	var n totals
+	start := time.Now()
+	span := time.Duration(*flagHours * float64(time.Hour))
+	for i := 0; i < *flagConfigs; i++ {
+		seed := *flagSeed + int64(i)
+		s := RandomSettings(rand.New(rand.NewSource(seed)))
+		lines := Generate(seed, TrafficParams{Span: span, Window: s.Window, Suppress: s.Suppress})
+		if !same(t, seed, s, lines, lines, &n) {
+			return
+		}
+	}
+	t.Logf("%s over %v of event time each, in %v", &n, span, time.Since(start).Round(time.Millisecond))
+}
