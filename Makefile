@@ -3,7 +3,7 @@
 #   make          build the plugin (.so), the replay command and the test tools into build/
 #   make run      run the main job: Fluent Bit with fluent-bit.conf and a local alert receiver
 #                 (falls back to replaying a bundled sample audit log when no fluent-bit is found)
-#   make test     every test: unit (with -race), C-host end-to-end, short fuzzing
+#   make test     every test: unit (with -race), C-host end-to-end, real Fluent Bit (test/flb), short fuzzing
 #   make bench    benchmarks and the whole-plugin measurement (see BENCHMARKS.md)
 #   make fuzz     longer fuzzing (FUZZTIME per target)
 
@@ -23,7 +23,12 @@ AUDITGEN  := $(BUILD)/auditgen
 FUZZTIME       ?= 60s
 CI_FUZZTIME    ?= 8s
 RUN_LISTEN     ?= 127.0.0.1:8088
-FLUENT_BIT     ?= $(shell command -v fluent-bit 2>/dev/null || ls /opt/fluent-bit/bin/fluent-bit 2>/dev/null)
+# Fluent Bit for `make run` and test/flb: $FLUENT_BIT (one path, or several
+# separated by spaces: the tests run each, `make run` the last), else
+# fluent-bit on PATH or in /opt/fluent-bit, else every build .ci/run cached
+# in $(FLB_CACHE), oldest version first.
+FLB_CACHE      ?= $(HOME)/.cache/k8s-secret-enum
+FLUENT_BIT     ?= $(or $(shell command -v fluent-bit 2>/dev/null),$(wildcard /opt/fluent-bit/bin/fluent-bit),$(shell ls -d $(FLB_CACHE)/fluent-bit-*/bin/fluent-bit 2>/dev/null | sort -V))
 SAMPLE         := test/testdata/sample-audit.log.gz
 
 # Pure Go packages run under the race detector; the cgo plugin is exercised
@@ -32,7 +37,7 @@ UNIT_PKGS := ./detect/... ./plugin/config ./plugin/deliver ./plugin/record ./plu
              ./plugin/logging ./test/chunk ./test/receiver/...
 FUZZ_TARGETS := ./detect:FuzzParseJSON ./detect:FuzzEventList ./detect:FuzzParseTime ./plugin/record:FuzzDecode ./plugin/record:FuzzEquivalence ./plugin/config:FuzzParse
 
-.PHONY: all build run test unit e2e fuzz fuzz-ci bench clean
+.PHONY: all build run test unit e2e flb fuzz fuzz-ci bench clean
 
 all: build
 
@@ -44,10 +49,11 @@ build:
 	$(GO) build -trimpath -o $(AUDITGEN) ./test/gen/cmd/auditgen
 	gcc -O2 -Wall -Wextra -std=c11 -o $(HOST) test/host/flbhost.c -ldl -lpthread
 
+# exec: make passes SIGTERM to its child, which must be the script itself.
 run: build
-	@FLUENT_BIT="$(FLUENT_BIT)" RUN_LISTEN="$(RUN_LISTEN)" BUILD="$(BUILD)" SAMPLE="$(SAMPLE)" sh test/run-local.sh
+	@FLUENT_BIT="$(FLUENT_BIT)" RUN_LISTEN="$(RUN_LISTEN)" BUILD="$(BUILD)" SAMPLE="$(SAMPLE)" exec sh test/run-local.sh
 
-test: build unit e2e fuzz-ci
+test: build unit e2e flb fuzz-ci
 
 unit:
 	$(GO) vet ./...
@@ -57,6 +63,11 @@ unit:
 e2e: build
 	FLBHOST=$(abspath $(HOST)) K8S_SECRET_ENUM_SO=$(abspath $(SO)) K8S_SECRET_ENUM_CLI=$(abspath $(CLI)) \
 		$(GO) test -count=1 -timeout 15m ./test/host ./test/e2e
+
+# Real Fluent Bit processes (skipped without one unless REQUIRE_FLUENT_BIT=1).
+flb: build
+	FLUENT_BIT="$(FLUENT_BIT)" K8S_SECRET_ENUM_SO=$(abspath $(SO)) \
+		$(GO) test -count=1 -timeout 20m ./test/flb
 
 fuzz-ci:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
