@@ -256,11 +256,13 @@ func (r *Record) Event(ev *Event, recordTime int64) bool {
 }
 
 // firstTime returns the time of the first of the fields that holds a
-// parsable timestamp, else the fallback.
+// parsable timestamp the engine accepts, else the fallback. A time out of
+// that range counts as none, like an unparsable one: whether the next field
+// is used must not depend on how far out of range the first one is.
 func (r *Record) firstTime(fallback int64, fields ...AuditField) int64 {
 	for _, f := range fields {
 		if s := r.Get(f); s != "" {
-			if t, ok := r.minute.parseTime(s); ok {
+			if t, ok := r.minute.parseTime(s); ok && t >= minEventTime && t <= maxEventTime {
 				return t
 			}
 		}
