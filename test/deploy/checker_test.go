@@ -134,7 +134,9 @@ func TestCheckPodRejects(t *testing.T) {
 		{"small line buffer", func(p *pod) { editConfig(p, "fluent-bit.conf", "Buffer_Max_Size   2M", "Buffer_Max_Size   256k") }, "Buffer_Max_Size is \"256k\""},
 		{"long lines stop the file", func(p *pod) { editConfig(p, "fluent-bit.conf", "Skip_Long_Lines   On", "Skip_Long_Lines   Off") }, "Skip_Long_Lines is off"},
 		{"unknown parser", func(p *pod) { editConfig(p, "custom_parsers.conf", "k8s_audit_json", "json") }, "Parser \"k8s_audit_json\" is defined in no parsers file"},
-		{"output matches nothing", func(p *pod) { editConfig(p, "fluent-bit.conf", "Match                    kube.audit", "Match kube.other") }, "does not match"},
+		{"output matches nothing", func(p *pod) {
+			editConfig(p, "fluent-bit.conf", "Match                    kube.audit", "Match kube.other")
+		}, "does not match"},
 		{"chart's /var/log mount kept", func(p *pod) {
 			p.Spec.Volumes = append(p.Spec.Volumes, corev1.Volume{Name: "varlog",
 				VolumeSource: corev1.VolumeSource{HostPath: &corev1.HostPathVolumeSource{Path: "/var/log"}}})

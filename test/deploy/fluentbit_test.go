@@ -428,8 +428,8 @@ func appendHarvest(t *testing.T, file string) []string {
 			"requestURI": "/api/v1/namespaces/" + e.ns + "/secrets/" + e.name, "verb": "get",
 			"user":      map[string]any{"username": e.user, "groups": []string{"system:authenticated"}},
 			"sourceIPs": []string{"10.244.3.17"}, "userAgent": e.ua,
-			"objectRef":      map[string]any{"resource": "secrets", "namespace": e.ns, "name": e.name, "apiVersion": "v1"},
-			"responseStatus": map[string]any{"metadata": map[string]any{}, "code": 200},
+			"objectRef":                map[string]any{"resource": "secrets", "namespace": e.ns, "name": e.name, "apiVersion": "v1"},
+			"responseStatus":           map[string]any{"metadata": map[string]any{}, "code": 200},
 			"requestReceivedTimestamp": ts, "stageTimestamp": ts,
 			"annotations": map[string]any{"authorization.k8s.io/decision": "allow"},
 		})

@@ -121,11 +121,11 @@ var defaultExpect = expect{
 }
 
 const (
-	pluginName     = "k8s_secret_enum"
-	minCoroStack   = 65536
-	minLineBuffer  = 1 << 20
-	controlPlane   = "node-role.kubernetes.io/control-plane"
-	fluentBitBinSf = "/bin/fluent-bit"
+	pluginName      = "k8s_secret_enum"
+	minCoroStack    = 65536
+	minLineBuffer   = 1 << 20
+	controlPlane    = "node-role.kubernetes.io/control-plane"
+	fluentBitSuffix = "/bin/fluent-bit" // the chart runs /fluent-bit/bin/fluent-bit
 )
 
 // role is what a path in the configuration is for, and so which kind of
@@ -133,12 +133,12 @@ const (
 type role int
 
 const (
-	roleConfig    role = iota // a configuration file: configMap
-	rolePluginSO              // the .so: the emptyDir the init container fills, read-only
-	roleAuditLog              // the audit log: hostPath, read-only
-	roleState                 // tail DB, spool, state: hostPath, writable
-	roleSecret                // credentials: secret, read-only, no subPath
-	roleAny                   // any other absolute path: some mount
+	roleConfig   role = iota // a configuration file: configMap
+	rolePluginSO             // the .so: the emptyDir the init container fills, read-only
+	roleAuditLog             // the audit log: hostPath, read-only
+	roleState                // tail DB, spool, state: hostPath, writable
+	roleSecret               // credentials: secret, read-only, no subPath
+	roleAny                  // any other absolute path: some mount
 )
 
 var roleNames = map[role]string{roleConfig: "configuration file", rolePluginSO: "plugin .so",
@@ -169,7 +169,7 @@ func (p pod) mainContainer() (*corev1.Container, error) {
 	var found *corev1.Container
 	for i := range p.Spec.Containers {
 		c := &p.Spec.Containers[i]
-		if len(c.Command) > 0 && strings.HasSuffix(c.Command[0], fluentBitBinSf) {
+		if len(c.Command) > 0 && strings.HasSuffix(c.Command[0], fluentBitSuffix) {
 			if found != nil {
 				return nil, fmt.Errorf("two containers run fluent-bit: %s and %s", found.Name, c.Name)
 			}
