@@ -65,14 +65,14 @@ func (e ev) json() []byte {
 	ts := t0.Add(e.at).Format("2006-01-02T15:04:05.000000Z")
 	m := map[string]any{
 		"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
-		"auditID":    fmt.Sprintf("00000000-0000-4000-8000-%012d", e.id),
-		"stage":      e.stage,
-		"requestURI": "/api/v1/namespaces/" + e.namespace + "/" + e.resource + "/" + e.name,
-		"verb":       e.verb,
-		"user":       map[string]any{"username": e.c.user, "groups": []string{"system:authenticated"}},
-		"sourceIPs":  []string{e.c.ip},
-		"userAgent":  e.c.ua,
-		"objectRef":  map[string]any{"resource": e.resource, "namespace": e.namespace, "name": e.name, "apiVersion": "v1"},
+		"auditID":                  fmt.Sprintf("00000000-0000-4000-8000-%012d", e.id),
+		"stage":                    e.stage,
+		"requestURI":               "/api/v1/namespaces/" + e.namespace + "/" + e.resource + "/" + e.name,
+		"verb":                     e.verb,
+		"user":                     map[string]any{"username": e.c.user, "groups": []string{"system:authenticated"}},
+		"sourceIPs":                []string{e.c.ip},
+		"userAgent":                e.c.ua,
+		"objectRef":                map[string]any{"resource": e.resource, "namespace": e.namespace, "name": e.name, "apiVersion": "v1"},
 		"requestReceivedTimestamp": ts,
 		"stageTimestamp":           ts,
 		"annotations":              map[string]string{"authorization.k8s.io/decision": "allow", "authorization.k8s.io/reason": ""},
@@ -167,6 +167,42 @@ func noise(seed int64, n int, from, step time.Duration) stream {
 		}
 	}
 	return s
+}
+
+// sentinelClient reads the sentinel harvest.
+var sentinelClient = client{"system:serviceaccount:test:sentinel", "10.244.99.99", "sentinel/1.0"}
+
+// sentinel is a harvest for the end of a stream: three names 1 ms apart
+// from at. Once its alert has arrived, the input has read every line
+// before it, and what is left in Fluent Bit's buffers is flushed at exit.
+// (A stop before the input has read a file to its end loses the rest.)
+func sentinel(at time.Duration) (stream, want) { return sentinelOf(3, at) }
+
+// sentinelOf is a sentinel of n names, for a threshold of n.
+func sentinelOf(n int, at time.Duration) (stream, want) {
+	var names []string
+	for i := 0; i < n; i++ {
+		names = append(names, fmt.Sprintf("sentinel-%d", i+1))
+	}
+	return harvest(sentinelClient, at, time.Millisecond, names...),
+		want{typ: "new", c: sentinelClient, at: at + time.Duration(n-1)*time.Millisecond, names: names}
+}
+
+// waitForSentinel waits for the sentinel's alert.
+func waitForSentinel(t *testing.T, rcv *receiver.Receiver) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for {
+		alerts := rcv.Alerts()
+		for _, a := range alerts {
+			if str(a, "user.name") == sentinelClient.user {
+				return
+			}
+		}
+		if _, err := rcv.WaitForAlerts(len(alerts)+1, time.Until(deadline)); err != nil {
+			t.Fatalf("no alert of the sentinel harvest: %v", err)
+		}
+	}
 }
 
 // want is an expected alert.
