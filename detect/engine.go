@@ -65,6 +65,14 @@ type Engine struct {
 	// of the current batch, of the last batch, and the watermark then.
 	arrival, lastArrival, wmAtArrival int64
 
+	// evicted remembers, per bucket of fingerprint keys, the newest record
+	// time of a fingerprint evicted under max_fingerprints (nil until the
+	// first eviction). A fingerprint created later may be one of them come
+	// back without its records: its alerts over windows that start at or
+	// before that time are flagged truncated. Buckets keep it bounded; a
+	// collision only flags more.
+	evicted *[evictedBuckets]int64
+
 	gen     uint32
 	keyBuf  []byte
 	attrBuf []byte
@@ -373,6 +381,9 @@ func (e *Engine) lookup(ev *Event, ip netip.Addr) *fingerprint {
 	}
 	key := string(b)
 	f := &fingerprint{key: key, heapIdx: -1, winEnd: noTime, truncatedAt: noTime, uaMissing: uaMissing}
+	if e.evicted != nil {
+		f.truncatedAt = e.evicted[keyBucket(key)]
+	}
 	// The group values are views into the key: one allocation.
 	parts := strings.Split(key, "\x00")
 	i := 0
@@ -410,10 +421,44 @@ func (e *Engine) evictOne() {
 		victim = e.lru
 	}
 	e.stats.FingerprintsEvicted++
+	if t := victim.lastActivity(); t != noTime {
+		e.noteEvicted(keyBucket(victim.key), t)
+	}
 	e.remove(victim)
 }
 
-// sweep drops fingerprints whose newest record has left every window,
+// lastActivity is the newest event time the fingerprint knows of: its
+// newest record, or a newer event a cap dropped.
+func (f *fingerprint) lastActivity() int64 { return max(f.newest(), f.truncatedAt) }
+
+// evictedBuckets is the size of Engine.evicted: 32 KiB, allocated only by
+// an engine that evicts.
+const evictedBuckets = 4096
+
+func (e *Engine) noteEvicted(bucket int, t int64) {
+	if e.evicted == nil {
+		e.evicted = new([evictedBuckets]int64)
+		for i := range e.evicted {
+			e.evicted[i] = noTime
+		}
+	}
+	if t > e.evicted[bucket] {
+		e.evicted[bucket] = t
+	}
+}
+
+// keyBucket hashes a fingerprint key (FNV-1a): deterministic, so that a
+// replay flags the same alerts every time.
+func keyBucket(key string) int {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(key); i++ {
+		h ^= uint64(key[i])
+		h *= 1099511628211
+	}
+	return int(h % evictedBuckets)
+}
+
+// sweep drops fingerprints whose last activity has left every window,
 // least recently active first, at most n per call.
 func (e *Engine) sweep(n int) {
 	horizon := e.horizon()
@@ -423,7 +468,9 @@ func (e *Engine) sweep(n int) {
 			e.touch(f)
 			continue
 		}
-		if f.newest() >= horizon {
+		if f.lastActivity() >= horizon {
+			// Still in a window: its records, or the knowledge that
+			// some of its activity there was dropped.
 			return
 		}
 		e.remove(f)

@@ -14,15 +14,19 @@ const StateVersion = 1
 // watermark, the evaluation schedule, and each fingerprint's records and
 // mute. It holds names, namespaces and metadata only, like the alerts.
 type Snapshot struct {
-	Version      int                   `json:"version"`
-	Rule         string                `json:"rule"`
-	Mode         string                `json:"mode"`
-	Window       int64                 `json:"window_ns"`
-	Watermark    int64                 `json:"watermark"`
-	NextEval     int64                 `json:"next_eval"`
-	LastEval     int64                 `json:"last_eval"`
-	NewestMatch  int64                 `json:"newest_match"`
-	Fingerprints []FingerprintSnapshot `json:"fingerprints"`
+	Version     int    `json:"version"`
+	Rule        string `json:"rule"`
+	Mode        string `json:"mode"`
+	Window      int64  `json:"window_ns"`
+	Watermark   int64  `json:"watermark"`
+	NextEval    int64  `json:"next_eval"`
+	LastEval    int64  `json:"last_eval"`
+	NewestMatch int64  `json:"newest_match"`
+	// EvictedNewest is the newest record time of any fingerprint evicted
+	// under max_fingerprints (0: none): a restored engine flags every new
+	// fingerprint's alerts over windows that start at or before it.
+	EvictedNewest int64                 `json:"evicted_newest,omitempty"`
+	Fingerprints  []FingerprintSnapshot `json:"fingerprints"`
 }
 
 // FingerprintSnapshot is one group's state.
@@ -63,6 +67,11 @@ func (e *Engine) Snapshot() *Snapshot {
 	s := &Snapshot{
 		Version: StateVersion, Rule: e.rule.ID, Mode: e.set.Mode.String(), Window: e.window,
 		Watermark: e.wm, NextEval: e.nextEval, LastEval: e.lastEval, NewestMatch: e.newestMatch,
+	}
+	if e.evicted != nil {
+		for _, t := range e.evicted {
+			s.EvictedNewest = max(s.EvictedNewest, t)
+		}
 	}
 	checks := map[*fingerprint][]int64{}
 	for _, c := range e.checks {
@@ -116,6 +125,12 @@ func (e *Engine) Restore(s *Snapshot) error {
 		return err
 	}
 	e.wm, e.nextEval, e.lastEval, e.newestMatch = s.Watermark, s.NextEval, s.LastEval, s.NewestMatch
+	if s.EvictedNewest > 0 {
+		// Which keys were evicted is not kept: every bucket gets the time.
+		for i := 0; i < evictedBuckets; i++ {
+			e.noteEvicted(i, s.EvictedNewest)
+		}
+	}
 	if e.set.Mode == ModeSchedule && s.Window != e.window && e.nextEval != noTime {
 		// A changed window changes which records are needed; the schedule
 		// itself stays valid.
@@ -163,7 +178,8 @@ func (e *Engine) Restore(s *Snapshot) error {
 // check validates a snapshot against the engine's settings.
 func (s *Snapshot) check(e *Engine) error {
 	inRange := func(t int64) bool { return t == noTime || (t >= minEventTime && t <= maxEventTime) }
-	if !inRange(s.Watermark) || !inRange(s.NextEval) || !inRange(s.LastEval) || !inRange(s.NewestMatch) {
+	if !inRange(s.Watermark) || !inRange(s.NextEval) || !inRange(s.LastEval) || !inRange(s.NewestMatch) ||
+		(s.EvictedNewest != 0 && !inRange(s.EvictedNewest)) {
 		return errors.New("times out of range")
 	}
 	for i := range s.Fingerprints {
