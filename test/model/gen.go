@@ -18,6 +18,10 @@ type TrafficParams struct {
 	// Window and Suppress place the harvests' reads around the ends of
 	// mute periods and past the window (defaults 6m and 5m).
 	Window, Suppress time.Duration
+	// Heavy makes operators re-read their secrets every 20 to 60 s: more
+	// repeated reads than the engine keeps per fingerprint (for the tests
+	// of its caps).
+	Heavy bool
 	// Clean leaves out what a Fluent Bit body cannot carry or what the
 	// plugin reads differently from replay: lines that are not JSON
 	// objects, and events without a usable time (the plugin gives those
@@ -185,6 +189,9 @@ func (g *gen) operators(n int) {
 		// Every 8 minutes or more: more often, a 30-minute window would
 		// hold more repeated reads than the engine keeps (see Clean).
 		period := int64(8*time.Minute) + g.r.Int63n(int64(12*time.Minute))
+		if g.p.Heavy {
+			period = int64(20*time.Second) + g.r.Int63n(int64(40*time.Second))
+		}
 		for t := g.start + g.r.Int63n(period); t < g.start+g.span; t += period {
 			at := t
 			for _, nm := range names {

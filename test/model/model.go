@@ -38,18 +38,33 @@ func Run(s Settings, lines [][]byte) *Result {
 	return r
 }
 
+// Input is a decoded input, for repeated Views.
+type Input struct {
+	byFingerprint map[string][]*event // matching events by alert.fingerprint
+}
+
+// Decode reads lines once for View.
+func Decode(s Settings, lines [][]byte) *Input {
+	events, _ := decode(s, lines)
+	in := &Input{byFingerprint: map[string][]*event{}}
+	for _, e := range events {
+		if e.match {
+			fp := fingerprintHex(e.key())
+			in.byFingerprint[fp] = append(in.byFingerprint[fp], e)
+		}
+	}
+	return in
+}
+
 // View is what the rule knows of one fingerprint in one window: its
 // matching events with time in [start, end] (or [start, end) when halfOpen),
 // among the first `read` audit events of the input. It is described as an
 // alert with the given stamp, type and mode; nil when there is no such
 // event. Tests use it to check an engine alert made under memory caps.
-func View(s Settings, lines [][]byte, fingerprint string, start, end int64, halfOpen bool, read int,
-	typ, mode string) map[string]any {
-	events, _ := decode(s, lines)
+func (in *Input) View(fingerprint string, start, end int64, halfOpen bool, read int, typ, mode string) map[string]any {
 	var evs []*event
-	for _, e := range events {
-		if !e.match || e.seq >= read || fingerprintHex(e.key()) != fingerprint || e.t < start || e.t > end ||
-			(halfOpen && e.t == end) {
+	for _, e := range in.byFingerprint[fingerprint] {
+		if e.seq >= read || e.t < start || e.t > end || (halfOpen && e.t == end) {
 			continue
 		}
 		evs = append(evs, e)
