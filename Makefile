@@ -6,6 +6,8 @@
 #   make test     every test: unit (with -race), C-host end-to-end, real Fluent Bit (test/flb), short fuzzing
 #   make bench    benchmarks and the whole-plugin measurement (see BENCHMARKS.md)
 #   make fuzz     longer fuzzing (FUZZTIME per target)
+#   make verify   the engine against the independent model at length (test/model): VERIFY_CONFIGS random
+#                 configurations of VERIFY_HOURS of event time, then FuzzModel for VERIFY_FUZZTIME
 
 GO        ?= go
 BUILD     ?= build
@@ -33,11 +35,16 @@ SAMPLE         := test/testdata/sample-audit.log.gz
 
 # Pure Go packages run under the race detector; the cgo plugin is exercised
 # through the C host instead (a -race build of the .so cannot be loaded).
+# test/model's differential tests run a short pass here (see its flags).
 UNIT_PKGS := ./detect/... ./plugin/config ./plugin/deliver ./plugin/record ./plugin/statefile \
-             ./plugin/logging ./test/chunk ./test/receiver/...
-FUZZ_TARGETS := ./detect:FuzzParseJSON ./detect:FuzzEventList ./detect:FuzzParseTime ./plugin/record:FuzzDecode ./plugin/record:FuzzEquivalence ./plugin/config:FuzzParse
+             ./plugin/logging ./test/chunk ./test/receiver/... ./test/model
+FUZZ_TARGETS := ./detect:FuzzParseJSON ./detect:FuzzEventList ./detect:FuzzParseTime ./plugin/record:FuzzDecode ./plugin/record:FuzzEquivalence ./plugin/config:FuzzParse ./test/model:FuzzModel
 
-.PHONY: all build run test unit e2e flb fuzz fuzz-ci bench clean
+VERIFY_CONFIGS  ?= 2000
+VERIFY_HOURS    ?= 1
+VERIFY_FUZZTIME ?= 10m
+
+.PHONY: all build run test unit e2e flb fuzz fuzz-ci verify bench clean
 
 all: build
 
@@ -78,6 +85,13 @@ fuzz:
 	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
 		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
 		$(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; done
+
+# Zero differences between engine and model: in order, out of order (within reorder_delay or
+# allowed_lateness) and under caps; then the fuzz target.
+verify:
+	$(GO) test -count=1 -timeout 0 -v -run '^(TestDifferential|TestDifferentialOutOfOrder|TestCaps)$$' ./test/model \
+		-model.configs=$(VERIFY_CONFIGS) -model.hours=$(VERIFY_HOURS)
+	$(GO) test -run='^$$' -fuzz='^FuzzModel$$' -fuzztime=$(VERIFY_FUZZTIME) ./test/model
 
 bench: build
 	FLBHOST=$(abspath $(HOST)) K8S_SECRET_ENUM_SO=$(abspath $(SO)) \

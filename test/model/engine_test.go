@@ -23,7 +23,7 @@ import (
 // (or MODEL_CONFIGS / MODEL_HOURS / MODEL_SEED in the environment).
 
 var (
-	flagConfigs = flag.Int("model.configs", envInt("MODEL_CONFIGS", 12), "random configurations per differential test")
+	flagConfigs = flag.Int("model.configs", envInt("MODEL_CONFIGS", 8), "random configurations per differential test")
 	flagHours   = flag.Float64("model.hours", envFloat("MODEL_HOURS", 0.25), "hours of event time per configuration")
 	flagSeed    = flag.Int64("model.seed", int64(envInt("MODEL_SEED", 1)), "seed of the first configuration")
 )
