@@ -30,6 +30,7 @@ mkdir -p "$OUT"
 if [ ! -f "$CORPUS" ]; then
 	build/auditgen -events 281000 -seed 1 -o "$CORPUS"
 fi
+case $CORPUS in /*) ;; *) CORPUS=$(pwd)/$CORPUS ;; esac
 bins=$(printf '%s\n' "${FLUENT_BIT:-$(command -v fluent-bit || true)}" | tr ': \t' '\n\n\n' | sed '/^$/d')
 [ -n "$bins" ] || { echo "pipelines.sh: set FLUENT_BIT" >&2; exit 1; }
 
@@ -41,7 +42,7 @@ sleep 0.3
 run() { # run BIN PIPELINE LOG [perf args…]: one Fluent Bit run
 	bin=$1 p=$2 log=$3
 	shift 3
-	AUDIT_LOG=$(pwd)/$CORPUS ALERT_URL=http://127.0.0.1:18765/alerts "$@" \
+	AUDIT_LOG=$CORPUS ALERT_URL=http://127.0.0.1:18765/alerts "$@" \
 		"$bin" -c "$CONFIGS/bench-$p.conf" -e "$SO" >"$log" 2>&1
 }
 
@@ -70,13 +71,12 @@ for bin in $bins; do
 		for p in $PIPELINES; do
 			data="$OUT/perf-$version-$p.data"
 			run "$bin" "$p" "$OUT/perf-$version-$p.log" perf record -q -e cpu-clock -F 4999 -o "$data" --
-			perf report -i "$data" --sort dso --stdio 2>/dev/null | awk -v v="$version" -v p="$p" '
-				/^# Samples:/ { samples = $3 }
-				/^ *[0-9.]+%/ { sub(/%/, "", $1); share[$2] = $1 }
+			perf report -i "$data" -n --sort dso --stdio 2>/dev/null | awk -v v="$version" -v p="$p" '
+				/^ *[0-9.]+%/ { n[$3] = $2; total += $2 }
 				END {
-					so = share["out_k8s_secret_enum.so"] + 0
-					printf "v%s %-12s perf: %s samples; plugin .so %.1f%%, fluent-bit %.1f%%, libc %.1f%%, kernel %.1f%%\n",
-						v, p, samples, so, share["fluent-bit"] + 0, share["libc.so.6"] + 0, share["[kernel.kallsyms]"] + 0
+					printf "v%s %-12s perf: %d samples (%.2f s); plugin .so %d (%.1f%%), fluent-bit %.1f%%, libc %.1f%%, kernel %.1f%%\n",
+						v, p, total, total / 4999, n["out_k8s_secret_enum.so"], 100 * n["out_k8s_secret_enum.so"] / total,
+						100 * n["fluent-bit"] / total, 100 * n["libc.so.6"] / total, 100 * n["[kernel.kallsyms]"] / total
 				}'
 		done
 	fi
