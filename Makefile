@@ -38,7 +38,7 @@ SAMPLE         := test/testdata/sample-audit.log.gz
 # test/model's differential tests run a short pass here (see its flags).
 UNIT_PKGS := ./detect/... ./plugin/config ./plugin/deliver ./plugin/record ./plugin/statefile \
              ./plugin/logging ./test/chunk ./test/receiver/... ./test/model
-FUZZ_TARGETS := ./detect:FuzzParseJSON ./detect:FuzzEventList ./detect:FuzzParseTime ./plugin/record:FuzzDecode ./plugin/record:FuzzEquivalence ./plugin/config:FuzzParse ./test/model:FuzzModel
+FUZZ_TARGETS := ./detect/audit:FuzzParseJSON ./detect/audit:FuzzEventList ./detect/audit:FuzzParseTime ./plugin/record:FuzzDecode ./plugin/record:FuzzEquivalence ./plugin/config:FuzzParse ./test/model:FuzzModel
 
 VERIFY_CONFIGS  ?= 2000
 VERIFY_HOURS    ?= 1
@@ -51,7 +51,7 @@ all: build
 build:
 	@mkdir -p $(BUILD)
 	$(GO) build -trimpath -buildmode=c-shared -o $(SO) ./plugin
-	$(GO) build -trimpath -o $(CLI) ./detect/cmd/k8s-secret-enum
+	$(GO) build -trimpath -o $(CLI) ./plugin/cmd/k8s-secret-enum
 	$(GO) build -trimpath -o $(RECEIVER) ./test/receiver/cmd/alert-receiver
 	$(GO) build -trimpath -o $(AUDITGEN) ./test/gen/cmd/auditgen
 	gcc -O2 -Wall -Wextra -std=c11 -o $(HOST) test/host/flbhost.c -ldl -lpthread

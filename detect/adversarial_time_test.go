@@ -68,7 +68,7 @@ func farFutureChild(t *testing.T, mode string) {
 		fmt.Printf("child processed event %d in %v (next_eval %d)\n", i, time.Since(start), h.e.nextEval)
 	}
 	start := time.Now()
-	h.e.Close()
+	h.close()
 	fmt.Printf("child closed in %v; %d alert(s)\n", time.Since(start), len(h.alerts))
 	for _, a := range h.alerts {
 		if a.Timestamp < farFuture[0] || a.WindowEnd < a.WindowStart {

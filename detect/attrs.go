@@ -3,6 +3,11 @@ package detect
 import (
 	"encoding/hex"
 	"strings"
+
+	"github.com/google/uuid"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/rule"
 )
 
 // recordAttrs are the values of one matching event that an alert lists
@@ -35,7 +40,7 @@ func splitAttrs(s string) recordAttrs {
 
 // refAttrs interns an event's attributes, building the key in a scratch
 // buffer so that a combination seen before costs no allocation.
-func (e *Engine) refAttrs(ev *Event, auditID string) strID {
+func (e *Engine) refAttrs(ev *audit.Event, auditID string) strID {
 	b := e.attrBuf[:0]
 	b = appendAttr(b, ev.Namespace)
 	b = append(b, attrSep...)
@@ -46,7 +51,7 @@ func (e *Engine) refAttrs(ev *Event, auditID string) strID {
 	if ev.SourceIPCount > 1 {
 		first := true
 		for _, s := range ev.SourceIPs {
-			a, ok := parseSourceIP(s)
+			a, ok := rule.ParseSourceIP(s)
 			if !ok {
 				continue
 			}
@@ -120,5 +125,5 @@ func auditIDOf(r *rec, attrs recordAttrs) string {
 	if r.audit == ([16]byte{}) {
 		return attrs.AuditID
 	}
-	return formatUUID(r.audit)
+	return uuid.UUID(r.audit).String()
 }

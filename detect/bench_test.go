@@ -4,18 +4,13 @@ import (
 	"fmt"
 	"testing"
 	"time"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/rule"
 )
 
 func benchEngine(b *testing.B, kv ...string) *Engine {
-	m := MapGetter{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	s, err := ParseSettings(RapidSecretGet, m)
-	if err != nil {
-		b.Fatal(err)
-	}
-	e, err := New(RapidSecretGet, s, Options{})
+	e, err := New(rule.RapidSecretGet, testSettings(b, kv...))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -25,7 +20,7 @@ func benchEngine(b *testing.B, kv ...string) *Engine {
 // A non-matching event: the common case (a lease update, a pod list).
 func BenchmarkEngineNonMatching(b *testing.B) {
 	e := benchEngine(b)
-	ev := secretGet(0, "a", func(e *Event) { e.Verb = "update"; e.Resource = "leases" })
+	ev := secretGet(0, "a", func(e *audit.Event) { e.Verb = "update"; e.Resource = "leases" })
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
@@ -58,9 +53,7 @@ func BenchmarkEngineMatching(b *testing.B) {
 // three secrets every few events.
 func BenchmarkEngineAlerting(b *testing.B) {
 	alerts := 0
-	m := MapGetter{}
-	s, _ := ParseSettings(RapidSecretGet, m)
-	e, _ := New(RapidSecretGet, s, Options{Emit: func(*Alert) { alerts++ }})
+	e := benchEngine(b)
 	ev := secretGet(0, "")
 	users := make([]string, 4096)
 	for i := range users {
@@ -74,6 +67,7 @@ func BenchmarkEngineAlerting(b *testing.B) {
 		ev.User = users[(i/3)%len(users)]
 		ev.Name = names[i%3]
 		e.Process(ev)
+		alerts += len(e.TakeAlerts())
 	}
 	b.ReportMetric(float64(alerts)/float64(b.N), "alerts/op")
 }

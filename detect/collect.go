@@ -4,6 +4,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/rule"
 )
 
 // collect describes the fingerprint's matching events in [from, to] as an
@@ -69,23 +71,23 @@ func (e *Engine) collect(f *fingerprint, from, to, at int64, typ AlertType) *Ale
 		switch c.Field {
 		case e.rule.Distinct:
 			values = names
-		case FieldNamespace:
+		case rule.FieldNamespace:
 			values = sortedUnique(namespaces)
-		case FieldDecision:
+		case rule.FieldDecision:
 			values = sortedUnique(decisions)
-		case FieldImpersonatedUser:
+		case rule.FieldImpersonatedUser:
 			values = a.ImpersonatedUsers
-		case FieldUser:
+		case rule.FieldUser:
 			values = nonEmpty(f.user)
-		case FieldSourceIP:
+		case rule.FieldSourceIP:
 			values = nonEmpty(f.ip)
-		case FieldUserAgent:
+		case rule.FieldUserAgent:
 			values = nonEmpty(f.ua)
 		}
 		if values == nil {
 			values = []string{}
 		}
-		if c.Aggregate == CountDistinct {
+		if c.Aggregate == rule.CountDistinct {
 			a.Columns = append(a.Columns, ColumnValue{Name: c.Name, Count: len(values)})
 		} else {
 			a.Columns = append(a.Columns, ColumnValue{Name: c.Name, Values: values, IsList: true})

@@ -2,43 +2,31 @@ package detect
 
 import (
 	"container/heap"
-	"crypto/sha256"
-	"encoding/hex"
-	"fmt"
-	"io"
 	"math"
 	"net/netip"
-	"slices"
-	"strings"
 	"time"
-	"unicode/utf8"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/rule"
 )
 
-// Event times the engine accepts: after the Unix epoch and before 2200.
-// Kubernetes did not exist before the one, and the other keeps every sum of
-// a time and a duration far from overflowing.
-var (
-	minEventTime = int64(1)
-	maxEventTime = time.Date(2200, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano()
-)
-
-// Options connect an Engine to its surroundings.
-type Options struct {
-	// Emit receives each alert, synchronously, in the order decided. The
-	// Alert is the receiver's to keep.
-	Emit func(*Alert)
-	// OnCut is told when max_alerts cut alerts: the alerts that would have
-	// been stamped in the interval starting at intervalStart, and how many.
-	OnCut func(intervalStart int64, cut int)
+// Cut is how many alerts max_alerts kept from being reported: those that
+// would have been stamped in the interval starting at IntervalStart.
+type Cut struct {
+	IntervalStart int64
+	Alerts        int
 }
 
 // Engine runs one rule over a stream of audit events on event time. It is
 // not safe for concurrent use: the plugin serialises calls.
 type Engine struct {
-	rule *Rule
+	rule *rule.Rule
 	set  Settings
-	f    *filter
-	opts Options
+	f    *rule.Filter
+
+	// Decided alerts and cuts, until the caller takes them.
+	alerts []*Alert
+	cuts   []Cut
 
 	window, suppress, interval, lateness int64
 
@@ -105,21 +93,15 @@ type Stats struct {
 	Watermark    int64
 }
 
-// New returns an engine for rule r. Settings are validated again here so
-// that a bad value can never reach the detector.
-func New(r *Rule, s Settings, opts Options) (*Engine, error) {
-	if err := s.Validate(); err != nil {
-		return nil, err
-	}
-	f, err := newFilter(r, &s)
+// New returns an engine for rule r. The settings are taken as given: the
+// plugin's configuration is where they are checked.
+func New(r *rule.Rule, s Settings) (*Engine, error) {
+	f, err := rule.Compile(r, s.SourceIP, s.Exclusions)
 	if err != nil {
 		return nil, err
 	}
-	if opts.Emit == nil {
-		opts.Emit = func(*Alert) {}
-	}
 	e := &Engine{
-		rule: r, set: s, f: f, opts: opts,
+		rule: r, set: s, f: f,
 		window: int64(s.Window), suppress: int64(s.Suppress), interval: int64(s.Interval),
 		lateness: int64(s.AllowedLateness), delay: int64(s.ReorderDelay),
 		pool: newPool(),
@@ -133,8 +115,20 @@ func New(r *Rule, s Settings, opts Options) (*Engine, error) {
 // Settings returns the settings the engine runs with.
 func (e *Engine) Settings() Settings { return e.set }
 
-// Rule returns the engine's rule.
-func (e *Engine) Rule() *Rule { return e.rule }
+// TakeAlerts returns the alerts decided since the last call, in the order
+// they were decided; they are the caller's to keep.
+func (e *Engine) TakeAlerts() []*Alert {
+	a := e.alerts
+	e.alerts = nil
+	return a
+}
+
+// TakeCuts returns what max_alerts cut since the last call.
+func (e *Engine) TakeCuts() []Cut {
+	c := e.cuts
+	e.cuts = nil
+	return c
+}
 
 // Arrive tells the engine the wall-clock time at which the next events
 // arrive (once per batch: reading the clock per event would cost more than
@@ -145,7 +139,7 @@ func (e *Engine) Arrive(now time.Time) {
 
 // Process runs one event through the rule. ev and its strings are only
 // read during the call.
-func (e *Engine) Process(ev *Event) {
+func (e *Engine) Process(ev *audit.Event) {
 	e.stats.Events++
 	t := ev.Time
 	if t != 0 && e.arrival != 0 && e.set.MaxClockSkew > 0 && t > e.arrival+int64(e.set.MaxClockSkew) {
@@ -159,7 +153,7 @@ func (e *Engine) Process(ev *Event) {
 			t = e.arrival
 		}
 	}
-	if t < minEventTime || t > maxEventTime {
+	if t < audit.MinTime || t > audit.MaxTime {
 		// No time, or one no audit log can hold (and whose window and
 		// evaluation arithmetic would overflow).
 		e.stats.NoTime++
@@ -169,11 +163,11 @@ func (e *Engine) Process(ev *Event) {
 	if e.arrival != 0 {
 		e.lastArrival, e.wmAtArrival = e.arrival, e.wm
 	}
-	if !e.f.candidate(ev) {
+	if !e.f.Candidate(ev) {
 		return
 	}
 	e.stats.Candidates++
-	addr, ok := e.f.match(ev)
+	addr, ok := e.f.Match(ev)
 	if !ok {
 		return
 	}
@@ -230,15 +224,6 @@ func (e *Engine) Stats() Stats {
 	return s
 }
 
-// Watermark returns the largest event time seen, in Unix nanoseconds (0
-// before any event).
-func (e *Engine) Watermark() int64 {
-	if e.wm == noTime {
-		return 0
-	}
-	return e.wm
-}
-
 func (e *Engine) advance(t int64) {
 	if t <= e.wm {
 		return
@@ -283,7 +268,7 @@ func (e *Engine) late(t int64) bool {
 	return t < e.decided()-e.lateness
 }
 
-func (e *Engine) add(ev *Event, t int64, ip netip.Addr) {
+func (e *Engine) add(ev *audit.Event, t int64, ip netip.Addr) {
 	horizon := e.horizon()
 	if t < horizon {
 		e.stats.Late++
@@ -297,7 +282,7 @@ func (e *Engine) add(ev *Event, t int64, ip netip.Addr) {
 	f := e.lookup(ev, ip)
 	f.dropBefore(horizon, e.pool)
 
-	name := bounded(fieldValue(ev, e.rule.Distinct))
+	name := bounded(e.rule.Distinct.Of(ev))
 	slot := int32(-1)
 	if id, ok := e.pool.index[name]; ok {
 		slot = f.findSlot(id)
@@ -346,295 +331,4 @@ func (e *Engine) add(ev *Event, t int64, ip netip.Addr) {
 			e.streamCheck(f, pos, prevLast)
 		}
 	}
-}
-
-// lookup finds or creates the fingerprint of a matching event and marks it
-// most recently active.
-func (e *Engine) lookup(ev *Event, ip netip.Addr) *fingerprint {
-	b := e.keyBuf[:0]
-	uaMissing := false
-	for _, g := range e.rule.GroupBy {
-		switch g {
-		case FieldUser:
-			b = append(append(b, bounded(ev.User)...), 0)
-		case FieldSourceIP:
-			b = append(ip.AppendTo(b), 0)
-		case FieldUserAgent:
-			// A missing user agent is a value of its own, distinct from
-			// every string.
-			if ev.UserAgent == "" {
-				uaMissing = true
-				b = append(b, 1)
-			} else {
-				b = append(append(b, 2), bounded(ev.UserAgent)...)
-			}
-			b = append(b, 0)
-		}
-	}
-	e.keyBuf = b
-	if f, ok := e.fps[string(b)]; ok {
-		e.touch(f)
-		return f
-	}
-	if len(e.fps) >= e.set.MaxFingerprints {
-		e.evictOne()
-	}
-	key := string(b)
-	f := &fingerprint{key: key, heapIdx: -1, winEnd: noTime, truncatedAt: noTime, uaMissing: uaMissing}
-	if e.evicted != nil {
-		f.truncatedAt = e.evicted[keyBucket(key)]
-	}
-	// The group values are views into the key: one allocation.
-	parts := strings.Split(key, "\x00")
-	i := 0
-	for _, g := range e.rule.GroupBy {
-		switch g {
-		case FieldUser:
-			f.user = parts[i]
-		case FieldSourceIP:
-			f.ip = parts[i]
-		case FieldUserAgent:
-			if !uaMissing {
-				f.ua = parts[i][1:]
-			}
-		}
-		i++
-	}
-	e.fps[key] = f
-	e.pushFront(f)
-	return f
-}
-
-// evictOne makes room for a new fingerprint: the least recently active
-// one goes, unless it is muted (an update may still be due), in which case
-// a few more candidates are tried first.
-func (e *Engine) evictOne() {
-	e.sweep(8)
-	if len(e.fps) < e.set.MaxFingerprints {
-		return
-	}
-	victim := e.lru
-	for i := 0; i < 8 && victim != nil && victim.muted; i++ {
-		victim = victim.prev
-	}
-	if victim == nil {
-		victim = e.lru
-	}
-	e.stats.FingerprintsEvicted++
-	if t := victim.lastActivity(); t != noTime {
-		e.noteEvicted(keyBucket(victim.key), t)
-	}
-	e.remove(victim)
-}
-
-// lastActivity is the newest event time the fingerprint knows of: its
-// newest record, or a newer event a cap dropped.
-func (f *fingerprint) lastActivity() int64 { return max(f.newest(), f.truncatedAt) }
-
-// evictedBuckets is the size of Engine.evicted: 32 KiB, allocated only by
-// an engine that evicts.
-const evictedBuckets = 4096
-
-func (e *Engine) noteEvicted(bucket int, t int64) {
-	if e.evicted == nil {
-		e.evicted = new([evictedBuckets]int64)
-		for i := range e.evicted {
-			e.evicted[i] = noTime
-		}
-	}
-	if t > e.evicted[bucket] {
-		e.evicted[bucket] = t
-	}
-}
-
-// keyBucket hashes a fingerprint key (FNV-1a): deterministic, so that a
-// replay flags the same alerts every time.
-func keyBucket(key string) int {
-	h := uint64(14695981039346656037)
-	for i := 0; i < len(key); i++ {
-		h ^= uint64(key[i])
-		h *= 1099511628211
-	}
-	return int(h % evictedBuckets)
-}
-
-// sweep drops fingerprints whose last activity has left every window,
-// least recently active first, at most n per call.
-func (e *Engine) sweep(n int) {
-	horizon := e.horizon()
-	for i := 0; i < n && e.lru != nil; i++ {
-		f := e.lru
-		if f.muted {
-			e.touch(f)
-			continue
-		}
-		if f.lastActivity() >= horizon {
-			// Still in a window: its records, or the knowledge that
-			// some of its activity there was dropped.
-			return
-		}
-		e.remove(f)
-	}
-}
-
-func (e *Engine) remove(f *fingerprint) {
-	if f.heapIdx >= 0 {
-		heap.Remove(&e.mutes, f.heapIdx)
-	}
-	e.unlink(f)
-	delete(e.fps, f.key)
-	f.releaseAll(e.pool)
-}
-
-func (e *Engine) pushFront(f *fingerprint) {
-	f.prev, f.next = nil, e.mru
-	if e.mru != nil {
-		e.mru.prev = f
-	}
-	e.mru = f
-	if e.lru == nil {
-		e.lru = f
-	}
-}
-
-func (e *Engine) unlink(f *fingerprint) {
-	if f.prev != nil {
-		f.prev.next = f.next
-	} else {
-		e.mru = f.next
-	}
-	if f.next != nil {
-		f.next.prev = f.prev
-	} else {
-		e.lru = f.prev
-	}
-	f.prev, f.next = nil, nil
-}
-
-func (e *Engine) touch(f *fingerprint) {
-	if e.mru == f {
-		return
-	}
-	e.unlink(f)
-	e.pushFront(f)
-}
-
-func (f *fingerprint) truncate(t int64) {
-	if t > f.truncatedAt {
-		f.truncatedAt = t
-	}
-}
-
-// emit applies max_alerts in stream mode (per interval of event time) and
-// hands the alert over.
-func (e *Engine) emit(a *Alert) {
-	if e.set.Mode == ModeStream {
-		bucket := floorDiv(a.Timestamp, e.interval)
-		if e.streamAlerts[bucket] >= e.set.MaxAlerts {
-			e.stats.AlertsCut++
-			if e.opts.OnCut != nil {
-				e.opts.OnCut(bucket*e.interval, 1)
-			}
-			return
-		}
-		e.streamAlerts[bucket]++
-		if len(e.streamAlerts) > 8 {
-			for b := range e.streamAlerts {
-				if b < bucket-4 {
-					delete(e.streamAlerts, b)
-				}
-			}
-		}
-	}
-	if a.Type == AlertUpdate {
-		e.stats.AlertsUpdate++
-	} else {
-		e.stats.AlertsNew++
-	}
-	e.opts.Emit(a)
-}
-
-func floorDiv(a, b int64) int64 {
-	q := a / b
-	if a%b != 0 && (a < 0) != (b < 0) {
-		q--
-	}
-	return q
-}
-
-// muteHeap orders muted fingerprints by the end of their mute period.
-type muteHeap []*fingerprint
-
-func (h muteHeap) Len() int { return len(h) }
-func (h muteHeap) Less(i, j int) bool {
-	if h[i].until != h[j].until {
-		return h[i].until < h[j].until
-	}
-	return h[i].key < h[j].key
-}
-func (h muteHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].heapIdx, h[j].heapIdx = i, j
-}
-func (h *muteHeap) Push(x any) {
-	f := x.(*fingerprint)
-	f.heapIdx = len(*h)
-	*h = append(*h, f)
-}
-func (h *muteHeap) Pop() any {
-	old := *h
-	f := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	f.heapIdx = -1
-	return f
-}
-
-// String describes the settings in one line, for the start-up log.
-func (s Settings) String() string {
-	var b strings.Builder
-	fmt.Fprintf(&b, "mode=%s threshold=%d window=%s suppress=%s interval=%s allowed_lateness=%s reorder_delay=%s idle_timeout=%s max_clock_skew=%s max_alerts=%d source_ip=%s",
-		s.Mode, s.Threshold, s.Window, s.Suppress, s.Interval, s.AllowedLateness, s.ReorderDelay, s.IdleTimeout, s.MaxClockSkew, s.MaxAlerts, s.SourceIP)
-	keys := make([]string, 0, len(s.Exclusions))
-	for k := range s.Exclusions {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		v := strings.Join(s.Exclusions[k], ",")
-		if v == "" {
-			v = NoneValue
-		}
-		fmt.Fprintf(&b, " %s=%s", k, v)
-	}
-	fmt.Fprintf(&b, " max_fingerprints=%d max_names_per_fingerprint=%d", s.MaxFingerprints, s.MaxNamesPerFingerprint)
-	return b.String()
-}
-
-// recordCap bounds the records a fingerprint keeps for the values it
-// holds: four per value (a request's two stages and a repeat) and a few
-// dozen more, so that a client re-reading the same secret all day costs a
-// handful of records, not one per read. Past it, repeats are coalesced.
-func recordCap(values int) int { return 4*values + 64 }
-
-// maxValueLen bounds a value the engine keeps. Names, users and user
-// agents come from request paths and headers a client controls: kept
-// whole, one request could make an alert too large to deliver.
-const maxValueLen = 1024
-
-// bounded returns a value of at most maxValueLen bytes: a longer one is cut
-// (at a character boundary) and ends with a digest of the whole value, so
-// that distinct values stay distinct.
-func bounded(s string) string {
-	if len(s) <= maxValueLen {
-		return s
-	}
-	h := sha256.New()
-	io.WriteString(h, s)
-	digest := hex.EncodeToString(h.Sum(nil)[:16])
-	cut := maxValueLen - len(digest) - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…" + digest
 }

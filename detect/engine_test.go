@@ -8,6 +8,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/rule"
 )
 
 var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC).UnixNano()
@@ -16,8 +19,8 @@ var t0 = time.Date(2026, 11, 25, 10, 0, 0, 0, time.UTC).UnixNano()
 func at(d time.Duration) int64 { return t0 + int64(d) }
 
 // secretGet is a matching event unless a field is changed.
-func secretGet(d time.Duration, name string, mods ...func(*Event)) *Event {
-	ev := &Event{Time: at(d), Verb: "get", Resource: "secrets", Name: name, Namespace: "prod",
+func secretGet(d time.Duration, name string, mods ...func(*audit.Event)) *audit.Event {
+	ev := &audit.Event{Time: at(d), Verb: "get", Resource: "secrets", Name: name, Namespace: "prod",
 		User: "mallory", UserAgent: "curl/8.5.0", Decision: "allow", Stage: "ResponseComplete",
 		SourceIPs: []string{"10.0.0.9"}, SourceIPCount: 1, AuditID: fmt.Sprintf("id-%s-%d", name, d)}
 	for _, m := range mods {
@@ -26,12 +29,12 @@ func secretGet(d time.Duration, name string, mods ...func(*Event)) *Event {
 	return ev
 }
 
-func ns(n string) func(*Event)       { return func(e *Event) { e.Namespace = n } }
-func user(u string) func(*Event)     { return func(e *Event) { e.User = u } }
-func ua(u string) func(*Event)       { return func(e *Event) { e.UserAgent = u } }
-func decision(d string) func(*Event) { return func(e *Event) { e.Decision = d } }
-func ips(list ...string) func(*Event) {
-	return func(e *Event) { e.SourceIPs, e.SourceIPCount = list, len(list) }
+func ns(n string) func(*audit.Event)       { return func(e *audit.Event) { e.Namespace = n } }
+func user(u string) func(*audit.Event)     { return func(e *audit.Event) { e.User = u } }
+func ua(u string) func(*audit.Event)       { return func(e *audit.Event) { e.UserAgent = u } }
+func decision(d string) func(*audit.Event) { return func(e *audit.Event) { e.Decision = d } }
+func ips(list ...string) func(*audit.Event) {
+	return func(e *audit.Event) { e.SourceIPs, e.SourceIPCount = list, len(list) }
 }
 
 type harness struct {
@@ -43,30 +46,37 @@ type harness struct {
 
 func newHarness(t *testing.T, kv ...string) *harness {
 	t.Helper()
-	m := MapGetter{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	s, err := ParseSettings(RapidSecretGet, m)
+	e, err := New(rule.RapidSecretGet, testSettings(t, kv...))
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{t: t}
-	h.e, err = New(RapidSecretGet, s, Options{
-		Emit:  func(a *Alert) { h.alerts = append(h.alerts, a) },
-		OnCut: func(_ int64, n int) { h.cuts += n },
-	})
-	if err != nil {
-		t.Fatal(err)
+	return &harness{t: t, e: e}
+}
+
+// take collects what the engine decided.
+func (h *harness) take() *harness {
+	h.alerts = append(h.alerts, h.e.TakeAlerts()...)
+	for _, c := range h.e.TakeCuts() {
+		h.cuts += c.Alerts
 	}
 	return h
 }
 
-func (h *harness) feed(evs ...*Event) *harness {
+func (h *harness) feed(evs ...*audit.Event) *harness {
 	for _, ev := range evs {
 		h.e.Process(ev)
 	}
-	return h
+	return h.take()
+}
+
+func (h *harness) close() *harness {
+	h.e.Close()
+	return h.take()
+}
+
+func (h *harness) tick(now time.Time) *harness {
+	h.e.Tick(now)
+	return h.take()
 }
 
 func (h *harness) column(a *Alert, name string) ColumnValue {
@@ -95,21 +105,21 @@ func (h *harness) wantAlerts(n int) {
 func TestFilterClauses(t *testing.T) {
 	type row struct {
 		name   string
-		ev     *Event
+		ev     *audit.Event
 		kv     []string
 		match  bool
 		source string
 	}
 	rows := []row{
 		{"matching get", secretGet(0, "a"), nil, true, "10.0.0.9"},
-		{"list is not get", secretGet(0, "a", func(e *Event) { e.Verb = "list" }), nil, false, ""},
-		{"watch is not get", secretGet(0, "a", func(e *Event) { e.Verb = "watch" }), nil, false, ""},
-		{"verb is case-sensitive", secretGet(0, "a", func(e *Event) { e.Verb = "GET" }), nil, false, ""},
-		{"configmaps are not secrets", secretGet(0, "a", func(e *Event) { e.Resource = "configmaps" }), nil, false, ""},
+		{"list is not get", secretGet(0, "a", func(e *audit.Event) { e.Verb = "list" }), nil, false, ""},
+		{"watch is not get", secretGet(0, "a", func(e *audit.Event) { e.Verb = "watch" }), nil, false, ""},
+		{"verb is case-sensitive", secretGet(0, "a", func(e *audit.Event) { e.Verb = "GET" }), nil, false, ""},
+		{"configmaps are not secrets", secretGet(0, "a", func(e *audit.Event) { e.Resource = "configmaps" }), nil, false, ""},
 		{"missing user", secretGet(0, "a", user("")), nil, false, ""},
 		{"missing source IP", secretGet(0, "a", ips()), nil, false, ""},
 		{"unparsable source IP counts as missing", secretGet(0, "a", ips("not-an-ip")), nil, false, ""},
-		{"missing name", secretGet(0, "a", func(e *Event) { e.Name = "" }), nil, false, ""},
+		{"missing name", secretGet(0, "a", func(e *audit.Event) { e.Name = "" }), nil, false, ""},
 		{"loopback v4 excluded", secretGet(0, "a", ips("127.0.0.1")), nil, false, ""},
 		{"loopback v6 excluded", secretGet(0, "a", ips("::1")), nil, false, ""},
 		{"loopback v6 long form excluded", secretGet(0, "a", ips("0:0:0:0:0:0:0:1")), nil, false, ""},
@@ -141,8 +151,8 @@ func TestFilterClauses(t *testing.T) {
 	for _, r := range rows {
 		t.Run(r.name, func(t *testing.T) {
 			h := newHarness(t, r.kv...)
-			ok := h.e.f.candidate(r.ev)
-			addr, matched := h.e.f.match(r.ev)
+			ok := h.e.f.Candidate(r.ev)
+			addr, matched := h.e.f.Match(r.ev)
 			if got := ok && matched; got != r.match {
 				t.Fatalf("match = %v, want %v", got, r.match)
 			}
@@ -208,8 +218,8 @@ func TestThresholdAndGrouping(t *testing.T) {
 		h.wantAlerts(1)
 	})
 	t.Run("both stages of a request count as two events", func(t *testing.T) {
-		rr := func(d time.Duration, n string) *Event {
-			return secretGet(d, n, func(e *Event) { e.Stage = "RequestReceived"; e.Decision = "" })
+		rr := func(d time.Duration, n string) *audit.Event {
+			return secretGet(d, n, func(e *audit.Event) { e.Stage = "RequestReceived"; e.Decision = "" })
 		}
 		h := newHarness(t).feed(rr(0, "a"), secretGet(0, "a"), rr(1, "b"), secretGet(1, "b"), rr(2, "c"), secretGet(2, "c"))
 		h.wantAlerts(1)
@@ -293,7 +303,7 @@ func TestStreamNoUpdateWithoutNewNames(t *testing.T) {
 func TestStreamShutdownFlushesUpdates(t *testing.T) {
 	h := newHarness(t)
 	h.feed(secretGet(0, "a"), secretGet(1, "b"), secretGet(2, "c"), secretGet(time.Minute, "d"))
-	h.e.Close()
+	h.close()
 	h.wantAlerts(2)
 	if h.alerts[1].Type != AlertUpdate || h.alerts[1].Timestamp != at(5*time.Minute+2) {
 		t.Fatalf("update at %d", h.alerts[1].Timestamp)
@@ -311,8 +321,8 @@ func TestStreamOutOfOrder(t *testing.T) {
 		}
 	})
 	t.Run("response stages arrive after later requests", func(t *testing.T) {
-		rr := func(d time.Duration, n string) *Event {
-			return secretGet(d, n, func(e *Event) { e.Stage = "RequestReceived" })
+		rr := func(d time.Duration, n string) *audit.Event {
+			return secretGet(d, n, func(e *audit.Event) { e.Stage = "RequestReceived" })
 		}
 		h := newHarness(t).feed(rr(1, "a"), rr(2, "b"), secretGet(1, "a"), rr(3, "c"), secretGet(2, "b"), secretGet(3, "c"))
 		h.wantAlerts(1)
@@ -375,7 +385,7 @@ func TestScheduleMode(t *testing.T) {
 		h := newHarness(t, "mode", "schedule")
 		h.feed(secretGet(time.Minute, "a"), secretGet(2*time.Minute, "b"), secretGet(3*time.Minute, "c"))
 		h.feed(secretGet(4*time.Minute+30*time.Second, "d"))
-		h.e.Close()
+		h.close()
 		// The watermark never passed 5m30s: only Close runs T=5m, which
 		// holds a..d; T=10m ([4m, 10m]) holds d alone.
 		h.wantAlerts(1)
@@ -401,7 +411,7 @@ func TestScheduleMode(t *testing.T) {
 func TestShutdownCountsSchedule(t *testing.T) {
 	h := newHarness(t, "mode", "schedule")
 	h.feed(secretGet(time.Minute, "a"), secretGet(2*time.Minute, "b"), secretGet(3*time.Minute, "c"))
-	h.e.Close()
+	h.close()
 	var stamps []string
 	for _, a := range h.alerts {
 		stamps = append(stamps, time.Duration(a.Timestamp-t0).String())
@@ -417,10 +427,10 @@ func TestIdleAdvance(t *testing.T) {
 	h.e.Arrive(wall)
 	h.feed(secretGet(0, "a"), secretGet(1, "b"), secretGet(2, "c"), secretGet(time.Second, "d"))
 	h.wantAlerts(1)
-	h.e.Tick(wall.Add(10 * time.Second)) // not idle long enough
-	h.e.Tick(wall.Add(4 * time.Minute))
+	h.tick(wall.Add(10 * time.Second)) // not idle long enough
+	h.tick(wall.Add(4 * time.Minute))
 	h.wantAlerts(1)
-	h.e.Tick(wall.Add(5*time.Minute + time.Second))
+	h.tick(wall.Add(5*time.Minute + time.Second))
 	h.wantAlerts(2)
 	if h.alerts[1].Type != AlertUpdate {
 		t.Fatal("want update")
@@ -432,8 +442,8 @@ func TestFutureEventClamped(t *testing.T) {
 	wall := time.Unix(0, at(0))
 	h.e.Arrive(wall)
 	h.feed(secretGet(time.Hour, "a", user("liar")))
-	if h.e.stats.FutureClamped != 1 || h.e.Watermark() != at(0) {
-		t.Fatalf("clamped %d wm %d", h.e.stats.FutureClamped, h.e.Watermark()-t0)
+	if h.e.stats.FutureClamped != 1 || h.e.Stats().Watermark != at(0) {
+		t.Fatalf("clamped %d wm %d", h.e.stats.FutureClamped, h.e.Stats().Watermark-t0)
 	}
 	h.feed(secretGet(time.Second, "a"), secretGet(2*time.Second, "b"), secretGet(3*time.Second, "c"))
 	h.wantAlerts(1)
@@ -462,7 +472,7 @@ func TestCaps(t *testing.T) {
 			h.feed(secretGet(time.Duration(i), fmt.Sprintf("n%02d", i)))
 		}
 		h.wantAlerts(1)
-		h.e.Close()
+		h.close()
 		h.wantAlerts(2) // the update lists the two more names kept
 		if h.e.stats.NamesDropped != 15 || len(h.names(h.alerts[1])) != 5 || !h.alerts[1].Truncated {
 			t.Fatalf("dropped %d, update %v", h.e.stats.NamesDropped, h.names(h.alerts[1]))
@@ -504,7 +514,7 @@ func TestCaps(t *testing.T) {
 
 func TestAlertJSON(t *testing.T) {
 	h := newHarness(t)
-	h.feed(secretGet(0, "a", ips("203.0.113.5", "10.0.0.9"), func(e *Event) { e.ImpersonatedUser = "bob" }),
+	h.feed(secretGet(0, "a", ips("203.0.113.5", "10.0.0.9"), func(e *audit.Event) { e.ImpersonatedUser = "bob" }),
 		secretGet(1, "b", decision("forbid")), secretGet(2, "c", ns("kube-system")))
 	h.wantAlerts(1)
 	raw, err := json.Marshal(h.alerts[0])

@@ -7,12 +7,14 @@ import (
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 )
 
 // workload is several fingerprints harvesting at overlapping times, with
 // repeats, pauses longer than the suppression period, and noise.
-func workload(r *rand.Rand) []*Event {
-	var evs []*Event
+func workload(r *rand.Rand) []*audit.Event {
+	var evs []*audit.Event
 	for f := 0; f < 6; f++ {
 		start := time.Duration(r.Intn(600)) * time.Second
 		for i := 0; i < 40; i++ {
@@ -21,7 +23,7 @@ func workload(r *rand.Rand) []*Event {
 		}
 	}
 	for i := 0; i < 300; i++ {
-		evs = append(evs, secretGet(time.Duration(r.Intn(1600))*time.Second, "n", func(e *Event) { e.Verb = "list" }))
+		evs = append(evs, secretGet(time.Duration(r.Intn(1600))*time.Second, "n", func(e *audit.Event) { e.Verb = "list" }))
 	}
 	sort.SliceStable(evs, func(i, j int) bool { return evs[i].Time < evs[j].Time })
 	return evs
@@ -29,8 +31,8 @@ func workload(r *rand.Rand) []*Event {
 
 // shuffleWithin moves every event by at most d of event time from its
 // place in time order.
-func shuffleWithin(r *rand.Rand, evs []*Event, d time.Duration) []*Event {
-	out := append([]*Event(nil), evs...)
+func shuffleWithin(r *rand.Rand, evs []*audit.Event, d time.Duration) []*audit.Event {
+	out := append([]*audit.Event(nil), evs...)
 	keys := make([]int64, len(out))
 	for i, e := range out {
 		keys[i] = e.Time + r.Int63n(int64(d))
@@ -54,7 +56,7 @@ func TestReorderDelayMakesAlertsOrderFree(t *testing.T) {
 		r := rand.New(rand.NewSource(seed))
 		evs := workload(r)
 		sorted := newHarness(t, "reorder_delay", "30s").feed(evs...)
-		sorted.e.Close()
+		sorted.close()
 		want := alertKeys(sorted)
 		if len(want) == 0 {
 			t.Fatalf("seed %d: no alerts", seed)
@@ -62,7 +64,7 @@ func TestReorderDelayMakesAlertsOrderFree(t *testing.T) {
 		for round := 0; round < 3; round++ {
 			shuffled := shuffleWithin(r, evs, 20*time.Second)
 			got := newHarness(t, "reorder_delay", "30s").feed(shuffled...)
-			got.e.Close()
+			got.close()
 			if g := alertKeys(got); !reflect.DeepEqual(g, want) {
 				t.Fatalf("seed %d:\n got %v\nwant %v", seed, g, want)
 			}
@@ -71,7 +73,7 @@ func TestReorderDelayMakesAlertsOrderFree(t *testing.T) {
 		// fingerprints at the same crossings (the delay changes when, not
 		// what, except for events stamped at the very same instant).
 		immediate := newHarness(t).feed(evs...)
-		immediate.e.Close()
+		immediate.close()
 		if len(immediate.alerts) != len(sorted.alerts) {
 			t.Fatalf("seed %d: %d alerts without the delay, %d with it", seed, len(immediate.alerts), len(sorted.alerts))
 		}
@@ -88,12 +90,6 @@ func TestReorderDelayHoldsTheDecision(t *testing.T) {
 	h.wantAlerts(1)
 	if h.alerts[0].Timestamp != at(2) {
 		t.Fatalf("stamp %d", h.alerts[0].Timestamp-t0)
-	}
-}
-
-func TestReorderDelayOnlyInStreamMode(t *testing.T) {
-	if _, err := ParseSettings(RapidSecretGet, MapGetter{"mode": "schedule", "reorder_delay": "5s"}); err == nil {
-		t.Fatal("accepted")
 	}
 }
 

@@ -70,9 +70,7 @@ func (e *Engine) evaluate(t int64) {
 	if cut := len(hits) - e.set.MaxAlerts; cut > 0 {
 		hits = hits[:e.set.MaxAlerts]
 		e.stats.AlertsCut += uint64(cut)
-		if e.opts.OnCut != nil {
-			e.opts.OnCut(t, cut)
-		}
+		e.cut(t, cut)
 	}
 	for _, h := range hits {
 		e.emit(e.collect(h.f, from, t, t, AlertNew))

@@ -4,6 +4,9 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/rule"
 )
 
 // StateVersion is the version of Snapshot; a snapshot of another version
@@ -138,8 +141,8 @@ func (e *Engine) Restore(s *Snapshot) error {
 	}
 	for i := range s.Fingerprints {
 		fs := &s.Fingerprints[i]
-		ev := Event{User: fs.User, UserAgent: fs.UserAgent}
-		addr, _ := parseSourceIP(fs.SourceIP)
+		ev := audit.Event{User: fs.User, UserAgent: fs.UserAgent}
+		addr, _ := rule.ParseSourceIP(fs.SourceIP)
 		f := e.lookup(&ev, addr)
 		f.truncatedAt = fs.TruncatedAt
 		slots := make([]int32, len(fs.Names))
@@ -177,14 +180,14 @@ func (e *Engine) Restore(s *Snapshot) error {
 
 // check validates a snapshot against the engine's settings.
 func (s *Snapshot) check(e *Engine) error {
-	inRange := func(t int64) bool { return t == noTime || (t >= minEventTime && t <= maxEventTime) }
+	inRange := func(t int64) bool { return t == noTime || (t >= audit.MinTime && t <= audit.MaxTime) }
 	if !inRange(s.Watermark) || !inRange(s.NextEval) || !inRange(s.LastEval) || !inRange(s.NewestMatch) ||
 		(s.EvictedNewest != 0 && !inRange(s.EvictedNewest)) {
 		return errors.New("times out of range")
 	}
 	for i := range s.Fingerprints {
 		fs := &s.Fingerprints[i]
-		if _, ok := parseSourceIP(fs.SourceIP); !ok && fs.SourceIP != "" {
+		if _, ok := rule.ParseSourceIP(fs.SourceIP); !ok && fs.SourceIP != "" {
 			return fmt.Errorf("fingerprint %d: bad source IP %q", i, fs.SourceIP)
 		}
 		if len(fs.Names) > e.set.MaxNamesPerFingerprint {

@@ -45,7 +45,7 @@ func TestRestoreKeepsTheMute(t *testing.T) {
 	after := roundTrip(t, before)
 	after.feed(secretGet(time.Minute, "d"), secretGet(time.Minute+1, "a"))
 	after.wantAlerts(0) // still muted: alerted once, before the restart
-	after.e.Close()
+	after.close()
 	after.wantAlerts(1)
 	if a := after.alerts[0]; a.Type != AlertUpdate || len(after.names(a)) != 4 {
 		t.Fatalf("update %s %v", a.Type, after.names(a))

@@ -165,3 +165,31 @@ func (h *checkHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return c
 }
+
+// muteHeap orders muted fingerprints by the end of their mute period.
+type muteHeap []*fingerprint
+
+func (h muteHeap) Len() int { return len(h) }
+func (h muteHeap) Less(i, j int) bool {
+	if h[i].until != h[j].until {
+		return h[i].until < h[j].until
+	}
+	return h[i].key < h[j].key
+}
+func (h muteHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].heapIdx, h[j].heapIdx = i, j
+}
+func (h *muteHeap) Push(x any) {
+	f := x.(*fingerprint)
+	f.heapIdx = len(*h)
+	*h = append(*h, f)
+}
+func (h *muteHeap) Pop() any {
+	old := *h
+	f := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	f.heapIdx = -1
+	return f
+}

@@ -13,6 +13,7 @@ import (
 	"github.com/fluent/fluent-bit-go/output"
 
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/config"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/deliver"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/logging"
@@ -41,7 +42,7 @@ type instance struct {
 	mu      sync.Mutex
 	engine  *detect.Engine
 	decoder *record.Decoder
-	process func(*detect.Event)
+	process func(*audit.Event)
 	counts  record.Counts
 	flushes uint64
 	state   *statefile.File
@@ -61,7 +62,7 @@ type instance struct {
 	testPanicFlush uint64 // K8S_SECRET_ENUM_TEST_PANIC_FLUSH: panic in the Nth flush (tests only)
 }
 
-func newInstance(g detect.Getter, logOut io.Writer) (*instance, error) {
+func newInstance(g config.Getter, logOut io.Writer) (*instance, error) {
 	id := instances.Add(1) - 1
 	log := logging.New(logOut, logging.Info, "#"+strconv.FormatInt(id, 10))
 	cfg, err := config.Parse(g, config.Plugin)
@@ -75,12 +76,12 @@ func newInstance(g detect.Getter, logOut io.Writer) (*instance, error) {
 	log.SetLevel(cfg.LogLevel)
 
 	in := &instance{id: id, log: log, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{}), lastStats: time.Now()}
-	in.sender, err = deliver.New(senderOptions(cfg), log)
+	in.sender, err = deliver.New(cfg.Delivery, log)
 	if err != nil {
 		log.Errorf("alert delivery: %v", err)
 		return nil, err
 	}
-	in.engine, err = detect.New(detect.RapidSecretGet, cfg.Engine, detect.Options{Emit: in.emit, OnCut: in.onCut})
+	in.engine, err = detect.New(config.Rule, cfg.Engine)
 	if err != nil {
 		in.sender.Close()
 		log.Errorf("configuration: %v", err)
@@ -95,41 +96,9 @@ func newInstance(g detect.Getter, logOut io.Writer) (*instance, error) {
 	if v := os.Getenv("K8S_SECRET_ENUM_TEST_PANIC_FLUSH"); v != "" {
 		in.testPanicFlush, _ = strconv.ParseUint(v, 10, 64)
 	}
-	log.Infof("started: rule %q; %s", detect.RapidSecretGet.Name, cfg)
+	log.Infof("started: rule %q; %s", config.Rule.Name, &cfg)
 	go in.loop()
 	return in, nil
-}
-
-func senderOptions(c config.Config) deliver.Options {
-	format := deliver.JSON
-	if c.AlertFormat == config.FormatJSONLines {
-		format = deliver.JSONLines
-	}
-	attempts := 0 // no_limits: until delivered or the drain timeout at exit
-	if c.RetryMax >= 0 {
-		attempts = c.RetryMax + 1
-	}
-	return deliver.Options{
-		URL:             c.AlertURL,
-		Format:          format,
-		Headers:         c.AlertHeaders,
-		BearerTokenFile: c.BearerTokenFile,
-		BasicUser:       c.BasicAuthUser,
-		BasicPassword:   c.BasicAuthPassword,
-		TLSCAFile:       c.TLSCAFile,
-		TLSCertFile:     c.TLSCertFile,
-		TLSKeyFile:      c.TLSKeyFile,
-		TLSSkipVerify:   !c.TLSVerify,
-		Timeout:         c.Timeout,
-		QueueSize:       c.QueueSize,
-		BatchMax:        c.BatchSize,
-		RetryMax:        attempts,
-		BackoffBase:     c.RetryBackoff,
-		BackoffMax:      c.RetryBackoffMax,
-		SpoolDir:        c.SpoolDir,
-		SpoolMaxBytes:   c.SpoolMaxBytes,
-		DrainTimeout:    c.DrainTimeout,
-	}
 }
 
 // flush runs one chunk through the detector.
@@ -152,6 +121,7 @@ func (in *instance) flush(chunk []byte) int {
 		in.engine.Arrive(time.Now())
 		c := in.decoder.Decode(chunk, in.process)
 		in.counts.Add(c)
+		in.take()
 		if skipped := c.NotAudit + c.Malformed + c.Truncated; skipped > 0 && in.log.Enabled(logging.Debug) {
 			in.log.Debugf("chunk of %d bytes: %d records, %d audit events, skipped not_audit=%d malformed=%d truncated=%d",
 				len(chunk), c.Records, c.Events, c.NotAudit, c.Malformed, c.Truncated)
@@ -181,23 +151,25 @@ type outgoing struct {
 	body []byte
 }
 
-// emit encodes an alert for the sender; it runs under the engine lock.
-func (in *instance) emit(a *detect.Alert) {
-	body, err := a.MarshalJSON()
-	if err != nil {
-		in.log.Errorf("encoding alert %s: %v", a.ID, err)
-		return
+// take encodes what the engine decided for the sender; it runs under the
+// engine lock.
+func (in *instance) take() {
+	for _, a := range in.engine.TakeAlerts() {
+		body, err := a.MarshalJSON()
+		if err != nil {
+			in.log.Errorf("encoding alert %s: %v", a.ID, err)
+			continue
+		}
+		if in.log.Enabled(logging.Debug) {
+			in.log.Debugf("alert %s (%s) user=%q source=%s: %d events", a.ID, a.Type, a.User, a.SourceIP, a.EventCount)
+		}
+		in.outbox = append(in.outbox, outgoing{id: a.ID, body: body})
 	}
-	if in.log.Enabled(logging.Debug) {
-		in.log.Debugf("alert %s (%s) user=%q source=%s: %d events", a.ID, a.Type, a.User, a.SourceIP, a.EventCount)
-	}
-	in.outbox = append(in.outbox, outgoing{id: a.ID, body: body})
-}
-
-func (in *instance) onCut(intervalStart int64, n int) {
-	if in.log.Every("max_alerts", time.Minute) {
-		in.log.Warnf("max_alerts (%d) reached: %d alert(s) of the interval starting %s were not sent (counted as alerts_cut)",
-			in.cfg.Engine.MaxAlerts, n, detect.FormatTime(intervalStart))
+	for _, c := range in.engine.TakeCuts() {
+		if in.log.Every("max_alerts", time.Minute) {
+			in.log.Warnf("max_alerts (%d) reached: %d alert(s) of the interval starting %s were not sent (counted as alerts_cut)",
+				in.cfg.Engine.MaxAlerts, c.Alerts, detect.FormatTime(c.IntervalStart))
+		}
 	}
 }
 
@@ -225,6 +197,7 @@ func (in *instance) tick(now time.Time) {
 	var malformed uint64
 	in.locked(func() {
 		in.engine.Tick(now)
+		in.take()
 		if in.state != nil {
 			in.state.MaybeSave(in.engine, now, in.cfg.StateSaveInterval)
 		}
@@ -271,6 +244,7 @@ func (in *instance) exit() {
 		<-in.done
 		in.locked(func() {
 			in.engine.Close()
+			in.take()
 			if in.state != nil {
 				in.state.Save(in.engine)
 			}
@@ -278,15 +252,15 @@ func (in *instance) exit() {
 		st := in.sender.Close()
 		in.log.Infof("%s", in.statsLine())
 		if st.Pending > 0 || st.Dropped() > 0 {
-			in.log.Warnf("exit: %d alert(s) not delivered (%d still pending%s)", st.Dropped()+uint64(st.Pending), st.Pending, spoolNote(in.cfg))
+			in.log.Warnf("exit: %d alert(s) not delivered (%d still pending%s)", st.Dropped()+uint64(st.Pending), st.Pending, spoolNote(&in.cfg))
 		}
 		in.log.Infof("stopped")
 	})
 }
 
-func spoolNote(c config.Config) string {
-	if c.SpoolDir != "" {
-		return ", kept in " + c.SpoolDir + " for the next start"
+func spoolNote(c *config.Config) string {
+	if c.Delivery.SpoolDir != "" {
+		return ", kept in " + c.Delivery.SpoolDir + " for the next start"
 	}
 	return ""
 }

@@ -29,7 +29,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if c.BasicAuthUser != "" && !strings.Contains(c.String(), "alert_basic_auth_password=<redacted>") {
+		if c.Delivery.BasicUser != "" && !strings.Contains(c.String(), "alert_basic_auth_password=<redacted>") {
 			t.Fatalf("password not redacted in %q", c.String())
 		}
 	})

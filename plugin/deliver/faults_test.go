@@ -232,7 +232,7 @@ func TestRetriesExhausted(t *testing.T) {
 	srv := serve(t, rc)
 	l, logs := newLog(t)
 	o := fastOpts(srv.URL)
-	o.BatchMax, o.RetryMax = 1, 3
+	o.BatchMax, o.RetryMax = 1, 2
 	s := mustNew(t, o, l)
 	enqueueAll(t, s, ids("ex", 2))
 	waitFor(t, "giving up", func() bool { return s.Stats().DroppedRetriesExhausted == 2 })

@@ -252,6 +252,8 @@ func deadAddr(t *testing.T) string {
 func fastOpts(url string) Options {
 	return Options{
 		URL:          url,
+		TLSVerify:    true,
+		RetryMax:     NoRetryLimit,
 		Timeout:      2 * time.Second,
 		QueueSize:    100,
 		BatchMax:     10,

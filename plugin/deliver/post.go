@@ -111,7 +111,7 @@ func (s *Sender) setHeaders(req *http.Request) {
 		}
 	}
 	req.Header.Set("Content-Type", s.opts.Format.contentType())
-	req.Header.Set("User-Agent", s.opts.UserAgent)
+	req.Header.Set("User-Agent", userAgent)
 	switch {
 	case s.token != nil:
 		req.Header.Set("Authorization", "Bearer "+s.token.get())

@@ -2,9 +2,10 @@ package deliver
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net/http"
-	"runtime/debug"
+	"net/url"
 	"sync"
 	"time"
 
@@ -76,10 +77,9 @@ func New(opts Options, log *logging.Logger) (*Sender, error) {
 	if log == nil {
 		log = logging.New(io.Discard, logging.Off, "")
 	}
-	opts.withDefaults()
-	u, err := opts.validate()
+	u, err := url.Parse(opts.URL)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("url: %w", err)
 	}
 	s := &Sender{
 		opts:    opts,
@@ -99,7 +99,7 @@ func New(opts Options, log *logging.Logger) (*Sender, error) {
 			return nil, err
 		}
 	}
-	if opts.TLSSkipVerify && u.Scheme == "https" {
+	if !opts.TLSVerify && u.Scheme == "https" {
 		log.Warnf("tls verification is off: the receiver's certificate is not checked, alerts and credentials can be intercepted")
 	}
 	if u.Scheme == "http" && (opts.BearerTokenFile != "" || opts.BasicUser != "") {
@@ -128,7 +128,7 @@ func New(opts Options, log *logging.Logger) (*Sender, error) {
 // it returns after the alert is durably on disk. It returns false when the
 // alert was refused; the refusal is counted and logged. body is copied.
 func (s *Sender) Enqueue(id string, body []byte) bool {
-	body, err := prepare(body, s.opts.BatchMaxBytes)
+	body, err := prepare(body, s.opts.maxBatchBytes())
 	if err != nil {
 		n := s.c.invalid.Add(1)
 		if s.every("invalid") {
@@ -218,328 +218,5 @@ func (s *Sender) adopted(n int) {
 	select {
 	case s.wake <- struct{}{}:
 	default:
-	}
-}
-
-// Close stops accepting alerts, keeps delivering for at most DrainTimeout,
-// then stops and reports. Alerts still in memory are counted as dropped;
-// spooled ones stay on disk for the next start. Close is idempotent.
-func (s *Sender) Close() Stats {
-	s.closeOnce.Do(s.close)
-	return s.Stats()
-}
-
-func (s *Sender) close() {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	close(s.closing)
-
-	t := time.NewTimer(s.opts.DrainTimeout)
-	defer t.Stop()
-	select {
-	case <-s.done:
-	case <-t.C:
-		s.cancel()
-		select {
-		case <-s.done:
-		case <-time.After(stopGrace):
-			// Leave its state alone: it may still be using it.
-			s.log.Errorf("the alert sender did not stop within %s of the drain timeout; %d alerts unaccounted", stopGrace, s.c.pending.Load())
-			return
-		}
-	}
-	s.cancel()
-	s.tr.CloseIdleConnections()
-	s.settleLeftovers()
-	if s.spool != nil {
-		s.spool.release()
-	}
-	st := s.Stats()
-	s.log.Infof("sender stopped: %d alerts sent in %d requests, %d dropped or rejected", st.Sent, st.Requests, st.Dropped())
-}
-
-// settleLeftovers accounts for what the drain did not deliver. It runs
-// after the sender goroutine exited and Enqueue was closed, so it owns
-// everything.
-func (s *Sender) settleLeftovers() {
-	var left []item
-	if s.hand != nil {
-		left = append(left, s.hand.items...)
-		s.hand = nil
-	}
-	if s.carry != nil {
-		left = append(left, *s.carry)
-		s.carry = nil
-	}
-	for {
-		select {
-		case it := <-s.queue:
-			left = append(left, it)
-			continue
-		default:
-		}
-		break
-	}
-	var dropped, kept int
-	for _, it := range left {
-		if it.seq == 0 {
-			dropped++
-		} else {
-			kept++
-		}
-	}
-	if s.spool != nil {
-		kept += s.spool.backlogLen()
-	}
-	if dropped > 0 {
-		s.c.atClose.Add(uint64(dropped))
-		s.c.pending.Add(-int64(dropped))
-		s.log.Errorf("%d alerts dropped at shutdown: not delivered to %s within the drain timeout %s", dropped, s.safeURL, s.opts.DrainTimeout)
-	}
-	if kept > 0 {
-		s.log.Warnf("%d alerts remain in the spool %s for the next sender of that directory (a reloaded output, or the next start)", kept, s.spool.dir)
-	}
-}
-
-// kill stops the sender the way SIGKILL would: no drain, no accounting, the
-// spool left as it is. Tests use it to simulate a crash.
-func (s *Sender) kill() {
-	s.mu.Lock()
-	s.closed = true
-	s.mu.Unlock()
-	s.cancel()
-	<-s.done
-	s.tr.CloseIdleConnections()
-	if s.spool != nil {
-		s.spool.release()
-	}
-}
-
-func (s *Sender) every(key string) bool { return s.log.Every("deliver."+key, logInterval) }
-
-func (s *Sender) run() {
-	defer close(s.done)
-	for !s.loop() {
-	}
-}
-
-// loop delivers batches until there is nothing left to do after Close, or
-// the context is cancelled. It returns false after a recovered panic so that
-// run starts it again with the batch in hand.
-func (s *Sender) loop() (finished bool) {
-	defer func() {
-		r := recover()
-		if r == nil {
-			return
-		}
-		n := s.c.panics.Add(1)
-		s.log.Errorf("panic in the alert sender (%d so far), restarting it; the batch in hand is retried: %v\n%s", n, r, debug.Stack())
-		s.panicStreak++
-		if s.hand != nil && s.hand.attempts > 0 {
-			s.c.retries.Add(1)
-		}
-		// Back off so that a panic on every attempt does not spin.
-		finished = !s.sleep(backoff(s.panicStreak, s.opts.BackoffBase, s.opts.BackoffMax))
-	}()
-	for {
-		if (s.hand == nil || len(s.hand.items) == 0) && !s.next() {
-			return true
-		}
-		if !s.deliver(s.hand) {
-			return true
-		}
-		s.hand = nil
-		s.panicStreak = 0
-	}
-}
-
-// next blocks until s.hand holds a batch. It returns false when the sender
-// should stop: after Close once everything was taken, or when cancelled.
-func (s *Sender) next() bool {
-	for {
-		if s.fill() {
-			return true
-		}
-		select {
-		case it := <-s.queue:
-			s.carry = &it
-		case <-s.wake:
-		case <-s.closing:
-			return s.fill()
-		case <-s.ctx.Done():
-			return false
-		}
-	}
-}
-
-// fill builds s.hand from what is ready without blocking, oldest first: the
-// alert that did not fit last time, the memory queue, then the spool backlog
-// (which only holds alerts newer than anything in the queue). It fills
-// s.hand in place so that a panic midway loses nothing already taken.
-func (s *Sender) fill() bool {
-	b := &batch{bytes: 2}
-	s.hand = b
-	fits := func(it item) bool {
-		return len(b.items) == 0 ||
-			(len(b.items) < s.opts.BatchMax && b.bytes+framedSize(it.body) <= s.opts.BatchMaxBytes)
-	}
-	add := func(it item) {
-		b.items = append(b.items, it)
-		b.bytes += framedSize(it.body)
-	}
-	if s.carry != nil {
-		add(*s.carry)
-		s.carry = nil
-	}
-	for len(b.items) < s.opts.BatchMax && s.carry == nil {
-		select {
-		case it := <-s.queue:
-			if fits(it) {
-				add(it)
-			} else {
-				s.carry = &it
-			}
-			continue
-		default:
-		}
-		break
-	}
-	for s.spool != nil && s.carry == nil && len(b.items) < s.opts.BatchMax {
-		items, consumed := s.spool.take(s.opts.BatchMax-len(b.items), s.opts.BatchMaxBytes-b.bytes, len(b.items) == 0)
-		for _, it := range items {
-			add(it)
-		}
-		if consumed == 0 || len(items) > 0 {
-			break
-		}
-	}
-	if len(b.items) == 0 {
-		s.hand = nil
-		return false
-	}
-	return true
-}
-
-// deliver sends b until it is settled (true) or the sender is stopping
-// (false, b stays in hand for Close to account for).
-func (s *Sender) deliver(b *batch) bool {
-	for {
-		if s.ctx.Err() != nil {
-			return false
-		}
-		if s.opts.RetryMax > 0 && b.attempts >= s.opts.RetryMax {
-			s.giveUp(b, nil)
-			return true
-		}
-		b.attempts++
-		res := s.send(b)
-		switch res.outcome {
-		case outcomeSent:
-			s.settleSent(b)
-			return true
-		case outcomeReject:
-			s.settleRejected(b, res)
-			return true
-		case outcomeCanceled:
-			return false
-		}
-		s.failures++
-		wait := s.waitAfter(b.attempts, res)
-		s.logFailure(b, res, wait)
-		if s.opts.RetryMax > 0 && b.attempts >= s.opts.RetryMax {
-			s.giveUp(b, &res)
-			return true
-		}
-		s.c.retries.Add(1)
-		if !s.sleep(wait) {
-			return false
-		}
-	}
-}
-
-// waitAfter is the pause before the next attempt: what the receiver asked
-// for when it said (but at least BackoffBase, so "Retry-After: 0" cannot
-// make a busy loop), else backoff with full jitter.
-func (s *Sender) waitAfter(attempts int, res result) time.Duration {
-	if res.hasRetryAfter {
-		return min(max(res.retryAfter, s.opts.BackoffBase), retryAfterCap(s.opts.BackoffMax))
-	}
-	return backoff(attempts, s.opts.BackoffBase, s.opts.BackoffMax)
-}
-
-// sleep waits d, cut short by the drain deadline; false means stop. When
-// Close starts, the wait in progress ends at once: a receiver that came back
-// meanwhile gets one prompt attempt instead of a drain spent sleeping.
-func (s *Sender) sleep(d time.Duration) bool {
-	if h := s.opts.hooks; h != nil && h.sleep != nil {
-		return h.sleep(s.ctx, d)
-	}
-	if d <= 0 {
-		return s.ctx.Err() == nil
-	}
-	closing := s.closing
-	if s.drainSeen {
-		closing = nil
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-closing:
-		s.drainSeen = true
-		return s.ctx.Err() == nil
-	case <-s.ctx.Done():
-		return false
-	}
-}
-
-func (s *Sender) settle(b *batch) {
-	if s.spool != nil {
-		s.spool.remove(b.items)
-	}
-	s.c.pending.Add(-int64(len(b.items)))
-}
-
-// The settle functions free the spool before counting, so that a caller
-// who sees the count also finds the room.
-func (s *Sender) settleSent(b *batch) {
-	s.settle(b)
-	s.c.sent.Add(uint64(len(b.items)))
-	if s.failures > 0 {
-		s.log.Infof("receiver %s accepts alerts again after %d failed attempts", s.safeURL, s.failures)
-		s.failures = 0
-	}
-	if s.log.Enabled(logging.Debug) {
-		s.log.Debugf("sent %d alerts to %s (attempt %d)", len(b.items), s.safeURL, b.attempts)
-	}
-}
-
-func (s *Sender) settleRejected(b *batch, res result) {
-	s.settle(b)
-	n := s.c.rejected.Add(uint64(len(b.items)))
-	s.failures = 0
-	if !s.every("rejected") {
-		return
-	}
-	if res.status >= 300 && res.status <= 399 {
-		s.log.Errorf("receiver %s answered %s redirecting to %s: redirects are not followed so credentials only go to the configured url; %d alerts rejected (%d so far)",
-			s.safeURL, res.statusText, res.location, len(b.items), n)
-		return
-	}
-	s.log.Errorf("receiver %s rejected %d alerts with %s, not retrying (%d rejected so far)", s.safeURL, len(b.items), res.statusText, n)
-}
-
-func (s *Sender) giveUp(b *batch, last *result) {
-	s.settle(b)
-	n := s.c.exhausted.Add(uint64(len(b.items)))
-	if s.every("exhausted") {
-		why := "repeated failures"
-		if last != nil {
-			why = last.describe()
-		}
-		s.log.Errorf("dropping %d alerts after %d attempts to %s, last: %s (%d dropped after retries so far)",
-			len(b.items), b.attempts, s.safeURL, why, n)
 	}
 }

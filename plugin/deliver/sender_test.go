@@ -18,7 +18,6 @@ func TestFormatsAndHeaders(t *testing.T) {
 			o := fastOpts(srv.URL + "/alerts?tenant=a")
 			o.Format = f
 			o.Headers = http.Header{"X-Tenant": {"t1"}, "Content-Type": {"text/plain"}}
-			o.UserAgent = "k8s-secret-enum/test"
 			s := mustNew(t, o, l)
 			want := ids("fmt", 25)
 			enqueueAll(t, s, want)
@@ -31,7 +30,7 @@ func TestFormatsAndHeaders(t *testing.T) {
 			rc.mu.Lock()
 			defer rc.mu.Unlock()
 			h := rc.headers[0]
-			if h.Get("X-Tenant") != "t1" || h.Get("User-Agent") != "k8s-secret-enum/test" || h.Get("Content-Type") != f.contentType() {
+			if h.Get("X-Tenant") != "t1" || h.Get("User-Agent") != "k8s-secret-enum" || h.Get("Content-Type") != f.contentType() {
 				t.Errorf("headers %v", h)
 			}
 			for _, b := range rc.bodies {
@@ -56,7 +55,7 @@ func TestBatchByteBound(t *testing.T) {
 	one := len(alertBody("bytes-000"))
 	o := fastOpts(srv.URL)
 	o.BatchMax = 100
-	o.BatchMaxBytes = 3*one + 5 // three alerts with framing, not four
+	o.hooks = &testHooks{maxBatchBytes: 3*one + 5} // three alerts with framing, not four
 	// Hold the first request so the rest pile up and get batched.
 	release := make(chan struct{})
 	rc.setFault(func(w http.ResponseWriter, r *http.Request, n int) bool {
@@ -75,8 +74,8 @@ func TestBatchByteBound(t *testing.T) {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
 	for _, b := range rc.bodies {
-		if len(b) > o.BatchMaxBytes {
-			t.Errorf("body of %d bytes above bound %d", len(b), o.BatchMaxBytes)
+		if len(b) > o.hooks.maxBatchBytes {
+			t.Errorf("body of %d bytes above bound %d", len(b), o.hooks.maxBatchBytes)
 		}
 	}
 	if len(rc.bodies) < 4 {
@@ -233,7 +232,7 @@ func TestPanicCountsAgainstRetryMax(t *testing.T) {
 	srv := serve(t, rc)
 	l, _ := newLog(t)
 	o := fastOpts(srv.URL)
-	o.BatchMax, o.RetryMax = 1, 2
+	o.BatchMax, o.RetryMax = 1, 1
 	o.hooks = &testHooks{beforeSend: func() { panic("always") }}
 	s := mustNew(t, o, l)
 	enqueueAll(t, s, []string{"p-1"})

@@ -170,7 +170,7 @@ func TestTLSSkipVerifyWarns(t *testing.T) {
 	srv := serveTLS(t, rc, nil)
 	l, logs := newLog(t)
 	o := fastOpts(srv.URL)
-	o.TLSSkipVerify = true
+	o.TLSVerify = false
 	s := mustNew(t, o, l)
 	if !strings.Contains(logs.String(), "tls verification is off") {
 		t.Error("no warning at start")

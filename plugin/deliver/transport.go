@@ -37,7 +37,7 @@ func newClient(o *Options, log *logging.Logger) (*http.Client, *http.Transport, 
 		}
 		tc.GetClientCertificate = kp.get
 	}
-	if o.TLSSkipVerify {
+	if !o.TLSVerify {
 		tc.InsecureSkipVerify = true
 	}
 	tr := &http.Transport{

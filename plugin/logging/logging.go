@@ -45,29 +45,6 @@ func (l Level) String() string {
 	return levelWords[l]
 }
 
-// Accepted lists the level words ParseLevel takes, for error messages.
-const Accepted = "off, error, warn, info, debug, trace"
-
-// ParseLevel reads a Fluent Bit level word; "warning" is accepted because
-// Fluent Bit's own documentation uses both spellings.
-func ParseLevel(s string) (Level, error) {
-	switch strings.ToLower(strings.TrimSpace(s)) {
-	case "off":
-		return Off, nil
-	case "error":
-		return Error, nil
-	case "warn", "warning":
-		return Warn, nil
-	case "info":
-		return Info, nil
-	case "debug":
-		return Debug, nil
-	case "trace":
-		return Trace, nil
-	}
-	return Info, fmt.Errorf("unknown log level %q (accepted: %s)", s, Accepted)
-}
-
 // Logger is safe for concurrent use: flushes on several worker threads, the
 // sender and the stats timer all log through one instance.
 type Logger struct {
@@ -95,19 +72,8 @@ func New(w io.Writer, level Level, scope string) *Logger {
 	return l
 }
 
-// With returns a logger that shares the writer and level of l but names
-// another scope.
-func (l *Logger) With(scope string) *Logger {
-	n := &Logger{scope: scope, out: l.out, now: l.now}
-	n.level.Store(l.level.Load())
-	return n
-}
-
 // SetLevel changes the level; used once configuration has been read.
 func (l *Logger) SetLevel(level Level) { l.level.Store(int32(level)) }
-
-// Level reports the current level.
-func (l *Logger) Level() Level { return Level(l.level.Load()) }
 
 // Enabled tells whether a message at level would be printed; callers use it
 // to avoid building expensive debug output.
@@ -119,9 +85,6 @@ func (l *Logger) Errorf(format string, args ...any) { l.logf(Error, format, args
 func (l *Logger) Warnf(format string, args ...any)  { l.logf(Warn, format, args...) }
 func (l *Logger) Infof(format string, args ...any)  { l.logf(Info, format, args...) }
 func (l *Logger) Debugf(format string, args ...any) { l.logf(Debug, format, args...) }
-
-// Logf prints at an explicit level.
-func (l *Logger) Logf(level Level, format string, args ...any) { l.logf(level, format, args...) }
 
 // Every reports whether a line keyed by key may be printed now, at most once
 // per interval: conditions that repeat per alert or per request (a receiver

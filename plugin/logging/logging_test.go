@@ -25,17 +25,6 @@ func TestFormatAndLevels(t *testing.T) {
 	}
 }
 
-func TestParseLevel(t *testing.T) {
-	for in, want := range map[string]Level{"off": Off, "error": Error, "warn": Warn, "warning": Warn, " INFO ": Info, "debug": Debug, "trace": Trace} {
-		if got, err := ParseLevel(in); err != nil || got != want {
-			t.Errorf("%q: %v %v", in, got, err)
-		}
-	}
-	if _, err := ParseLevel("loud"); err == nil || !strings.Contains(err.Error(), Accepted) {
-		t.Errorf("err %v", err)
-	}
-}
-
 func TestEvery(t *testing.T) {
 	l := New(&bytes.Buffer{}, Info, "")
 	now := time.Unix(100, 0)

@@ -4,7 +4,7 @@ package record
 // at and just above the decoders' limit (10 000 levels), in every place a
 // hostile client can reach (an unread value, an object of the mapping, an
 // EventList item), the msgpack map Fluent Bit makes of it and the same
-// document as a log string give what detect.JSONParser gives: the same
+// document as a log string give what audit.JSONParser gives: the same
 // events, and a malformed record exactly when the JSON is refused.
 
 import (

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -138,7 +138,7 @@ func eventListChunk(tb testing.TB) benchChunk {
 func benchDecode(b *testing.B, c benchChunk) {
 	d := NewDecoder(Options{})
 	var secrets int
-	emit := func(ev *detect.Event) {
+	emit := func(ev *audit.Event) {
 		if ev.Resource == "secrets" && ev.Verb == "get" {
 			secrets++
 		}
@@ -186,7 +186,7 @@ func BenchmarkDecodeNotAudit(b *testing.B) {
 	}
 	c.body = len(c.chunk) / c.records
 	d := NewDecoder(Options{})
-	emit := func(*detect.Event) {}
+	emit := func(*audit.Event) {}
 	b.SetBytes(int64(len(c.chunk)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -204,7 +204,7 @@ func TestZeroAllocs(t *testing.T) {
 	mixed := append(append(groupStart(), v2(nil, tsFixExt8(recSec, 0), mp(t, otherLog))...), groupEnd()...)
 	mixed = v2(mixed, tsUint(recSec), logBody("log", "plain text"))
 	// Not here: a RecordKey string that is broken JSON. json-iterator's
-	// error (fmt.Errorf) allocates in detect.JSONParser: ~10 allocations
+	// error (fmt.Errorf) allocates in audit.JSONParser: ~10 allocations
 	// for such a record.
 	mixed = append(mixed, 0x91, 0xc0)
 	mixed = v2(mixed, tsUint(recSec), append(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "x"), append(make([]byte, 20000), 0xc0)...))
@@ -221,7 +221,7 @@ func TestZeroAllocs(t *testing.T) {
 	} {
 		d := NewDecoder(Options{})
 		n := 0
-		emit := func(*detect.Event) { n++ }
+		emit := func(*audit.Event) { n++ }
 		d.Decode(chunk, emit)
 		if allocs := testing.AllocsPerRun(5, func() { d.Decode(chunk, emit) }); allocs != 0 {
 			t.Errorf("%s: %v allocations per Decode", name, allocs)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -84,20 +84,20 @@ func TestRepeatedKeys(t *testing.T) {
 	cases := []struct {
 		name    string
 		entries []string
-		check   func(ev detect.Event) bool
+		check   func(ev audit.Event) bool
 	}{
-		{"string then null", []string{"userAgent", `"ua"`, "userAgent", `null`}, func(ev detect.Event) bool { return ev.UserAgent == "" }},
-		{"null then string", []string{"userAgent", `null`, "userAgent", `"ua"`}, func(ev detect.Event) bool { return ev.UserAgent == "ua" }},
+		{"string then null", []string{"userAgent", `"ua"`, "userAgent", `null`}, func(ev audit.Event) bool { return ev.UserAgent == "" }},
+		{"null then string", []string{"userAgent", `null`, "userAgent", `"ua"`}, func(ev audit.Event) bool { return ev.UserAgent == "ua" }},
 		{"object replaced", []string{"objectRef", `{"resource":"secrets","name":"a"}`, "objectRef", `{"namespace":"n"}`},
-			func(ev detect.Event) bool { return ev.Resource == "" && ev.Name == "" && ev.Namespace == "n" }},
+			func(ev audit.Event) bool { return ev.Resource == "" && ev.Name == "" && ev.Namespace == "n" }},
 		{"object then string", []string{"objectRef", `{"resource":"secrets"}`, "objectRef", `"x"`},
-			func(ev detect.Event) bool { return ev.Resource == "" }},
+			func(ev audit.Event) bool { return ev.Resource == "" }},
 		{"list replaced", []string{"sourceIPs", `["1","2"]`, "sourceIPs", `["3"]`},
-			func(ev detect.Event) bool {
+			func(ev audit.Event) bool {
 				return len(ev.SourceIPs) == 1 && ev.SourceIPs[0] == "3" && ev.SourceIPCount == 1
 			}},
 		{"list then null", []string{"sourceIPs", `["1","2"]`, "sourceIPs", `null`},
-			func(ev detect.Event) bool { return len(ev.SourceIPs) == 0 && ev.SourceIPCount == 0 }},
+			func(ev audit.Event) bool { return len(ev.SourceIPs) == 0 && ev.SourceIPCount == 0 }},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"testing"
 	"unicode/utf8"
 
-	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 )
 
 // craftedDocs exercise the corners where two decoders could disagree:
@@ -54,7 +54,7 @@ var craftedDocs = []string{
 }
 
 // TestEquivalence: for the same document, the msgpack map that Fluent Bit's
-// JSON parser makes of it gives the same Events as detect.JSONParser, and
+// JSON parser makes of it gives the same Events as audit.JSONParser, and
 // the document as a log string gives them too.
 func TestEquivalence(t *testing.T) {
 	docs := append(sampleDocs(t), craftedDocs...)
@@ -68,7 +68,7 @@ func TestEquivalence(t *testing.T) {
 				t.Fatalf("doc %d: JSON: %v", i, err)
 			}
 			// Events without time are counted, not emitted, by the decoder.
-			var timed []detect.Event
+			var timed []audit.Event
 			for _, ev := range want {
 				if ev.Time != 0 {
 					timed = append(timed, ev)
@@ -108,7 +108,7 @@ func TestEquivalenceWhitespace(t *testing.T) {
 }
 
 // FuzzEquivalence holds the msgpack decoder (its fast paths and msgp's
-// slow ones, mixed within one record) to detect.JSONParser on any JSON
+// slow ones, mixed within one record) to audit.JSONParser on any JSON
 // object: mix picks each string's and header's encoding.
 func FuzzEquivalence(f *testing.F) {
 	for i, doc := range craftedDocs {
@@ -123,7 +123,7 @@ func FuzzEquivalence(f *testing.F) {
 		if err != nil && err.Error() != "not an audit event" {
 			return // json-iterator refuses what encoding/json accepts (depth, numbers)
 		}
-		var timed []detect.Event
+		var timed []audit.Event
 		for _, ev := range want {
 			if ev.Time != 0 {
 				timed = append(timed, ev)

@@ -8,7 +8,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 )
 
 // fuzzSeeds are small chunks of every shape; they are also stored in
@@ -53,7 +53,7 @@ func FuzzDecode(f *testing.F) {
 	d := NewDecoder(Options{})
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var emitted uint64
-		emit := func(ev *detect.Event) {
+		emit := func(ev *audit.Event) {
 			emitted++
 			if ev.Time == 0 {
 				t.Fatalf("event without time: %+v", ev)
@@ -64,7 +64,7 @@ func FuzzDecode(f *testing.F) {
 		if c.Records > uint64(len(data)) {
 			t.Fatalf("%d records in %d bytes", c.Records, len(data))
 		}
-		if again := d.Decode(data, func(*detect.Event) {}); again != c {
+		if again := d.Decode(data, func(*audit.Event) {}); again != c {
 			t.Fatalf("second decode %+v, first %+v", again, c)
 		}
 		emitted = 0

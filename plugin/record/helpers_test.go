@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -236,11 +236,11 @@ func eventList(docs ...string) string {
 
 // collected is what a Decode call produced: copies of the events.
 type collected struct {
-	events []detect.Event
+	events []audit.Event
 	counts Counts
 }
 
-func cloneEvent(ev *detect.Event) detect.Event {
+func cloneEvent(ev *audit.Event) audit.Event {
 	c := *ev
 	c.Verb = strings.Clone(c.Verb)
 	c.Resource = strings.Clone(c.Resource)
@@ -263,7 +263,7 @@ func decodeAll(t testing.TB, opts Options, chunk []byte) collected {
 	t.Helper()
 	var out collected
 	d := NewDecoder(opts)
-	out.counts = d.Decode(chunk, func(ev *detect.Event) {
+	out.counts = d.Decode(chunk, func(ev *audit.Event) {
 		out.events = append(out.events, cloneEvent(ev))
 	})
 	checkCounts(t, out.counts, uint64(len(out.events)))
@@ -284,17 +284,17 @@ func checkCounts(t testing.TB, c Counts, emitted uint64) {
 	}
 }
 
-// jsonEvents is what detect.JSONParser makes of a document.
-func jsonEvents(t testing.TB, doc string, recordTime int64) ([]detect.Event, error) {
+// jsonEvents is what audit.JSONParser makes of a document.
+func jsonEvents(t testing.TB, doc string, recordTime int64) ([]audit.Event, error) {
 	t.Helper()
-	var out []detect.Event
-	_, err := detect.NewJSONParser().Parse([]byte(doc), recordTime, func(ev *detect.Event) {
+	var out []audit.Event
+	_, err := audit.NewJSONParser().Parse([]byte(doc), recordTime, func(ev *audit.Event) {
 		out = append(out, cloneEvent(ev))
 	})
 	return out, err
 }
 
-func sameEvents(a, b []detect.Event) bool {
+func sameEvents(a, b []audit.Event) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -344,7 +344,7 @@ func sampleDocs(t testing.TB) []string {
 
 func mustTime(t testing.TB, s string) int64 {
 	t.Helper()
-	v, ok := detect.ParseTime(s)
+	v, ok := audit.ParseTime(s)
 	if !ok {
 		t.Fatalf("bad time %q", s)
 	}

@@ -1,10 +1,10 @@
 package record
 
 import (
-	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 )
 
-// keyIndex lays out the keys of a detect.Node (an Object of the audit
+// keyIndex lays out the keys of a audit.Node (an Object of the audit
 // schema) for walk: a key is found by a slot of its length and end bytes
 // and one comparison, cheaper than hashing it whole; most keys of an audit
 // record are not read at all, and end at an empty slot.
@@ -19,7 +19,7 @@ type keyIndex struct {
 
 type keySlot struct {
 	key   string // "" for an empty slot
-	child *detect.Node
+	child *audit.Node
 	index *keyIndex // child's own keys when it is an Object or ObjectList
 }
 
@@ -29,21 +29,21 @@ func (idx *keyIndex) slotOf(size int, first, last byte) int {
 	return (size*idx.mulSize + int(first)*idx.mulFirst + int(last)) & (keySlots - 1)
 }
 
-// bodyIndex is detect.BodySchema's.
-var bodyIndex = newKeyIndex(detect.BodySchema, map[*detect.Node]*keyIndex{})
+// bodyIndex is audit.BodySchema's.
+var bodyIndex = newKeyIndex(audit.BodySchema, map[*audit.Node]*keyIndex{})
 
-func newKeyIndex(n *detect.Node, seen map[*detect.Node]*keyIndex) *keyIndex {
+func newKeyIndex(n *audit.Node, seen map[*audit.Node]*keyIndex) *keyIndex {
 	if idx, ok := seen[n]; ok {
 		return idx
 	}
 	idx := &keyIndex{}
 	seen[n] = idx
-	n.EachChild(func(key string, child *detect.Node) {
+	n.EachChild(func(key string, child *audit.Node) {
 		if key == "" {
 			return // never in the schema; find would not match it anyway
 		}
 		s := keySlot{key: key, child: child}
-		if child.Kind == detect.Object || child.Kind == detect.ObjectList {
+		if child.Kind == audit.Object || child.Kind == audit.ObjectList {
 			s.index = newKeyIndex(child, seen)
 		}
 		idx.all = append(idx.all, s)

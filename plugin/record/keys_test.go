@@ -3,7 +3,7 @@ package record
 import (
 	"testing"
 
-	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 )
 
 // Every key of the schema has a slot of its own, so that walk finds each
@@ -30,13 +30,13 @@ func TestKeyIndexHasNoCollisions(t *testing.T) {
 		}
 	}
 	check(bodyIndex, "body")
-	if len(bodyIndex.all) != countKeys(detect.BodySchema) {
-		t.Errorf("body index holds %d keys, the schema %d", len(bodyIndex.all), countKeys(detect.BodySchema))
+	if len(bodyIndex.all) != countKeys(audit.BodySchema) {
+		t.Errorf("body index holds %d keys, the schema %d", len(bodyIndex.all), countKeys(audit.BodySchema))
 	}
 }
 
-func countKeys(n *detect.Node) int {
+func countKeys(n *audit.Node) int {
 	k := 0
-	n.EachChild(func(string, *detect.Node) { k++ })
+	n.EachChild(func(string, *audit.Node) { k++ })
 	return k
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 	"github.com/tinylib/msgp/msgp"
 )
 
@@ -408,7 +408,7 @@ func TestTruncatedEverywhere(t *testing.T) {
 		// A copy of exactly cut bytes: nothing past it can be read.
 		part := append([]byte(nil), chunk[:cut]...)
 		var emitted uint64
-		c := d.Decode(part, func(ev *detect.Event) {
+		c := d.Decode(part, func(ev *audit.Event) {
 			emitted++
 			if ev.Verb != "get" {
 				t.Fatalf("cut %d: event %+v", cut, ev)
@@ -450,7 +450,7 @@ func TestManySourceIPs(t *testing.T) {
 			t.Fatalf("%+v", got.counts)
 		}
 		ev := got.events[0]
-		if ev.SourceIPCount != 5000 || len(ev.SourceIPs) != detect.MaxSourceIPs || ev.SourceIPs[0] != ips[0] || ev.SourceIPs[len(ev.SourceIPs)-1] != ips[4999] {
+		if ev.SourceIPCount != 5000 || len(ev.SourceIPs) != audit.MaxSourceIPs || ev.SourceIPs[0] != ips[0] || ev.SourceIPs[len(ev.SourceIPs)-1] != ips[4999] {
 			t.Fatalf("count %d, kept %d: first %q last %q", ev.SourceIPCount, len(ev.SourceIPs), ev.SourceIPs[0], ev.SourceIPs[len(ev.SourceIPs)-1])
 		}
 		want, err := jsonEvents(t, doc, 0)
@@ -549,7 +549,7 @@ func TestDecoderReuse(t *testing.T) {
 	}
 	for round := 0; round < 3; round++ {
 		for i, c := range chunks {
-			if got := d.Decode(c, func(*detect.Event) {}); got != want[i] {
+			if got := d.Decode(c, func(*audit.Event) {}); got != want[i] {
 				t.Fatalf("round %d chunk %d: %+v, want %+v", round, i, got, want[i])
 			}
 		}

@@ -9,21 +9,26 @@ import (
 	"time"
 
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
+	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/config"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/logging"
 )
 
-func engine(t *testing.T, alerts *int) *detect.Engine {
+func engine(t *testing.T) *detect.Engine {
 	t.Helper()
-	s := detect.DefaultSettings(detect.RapidSecretGet)
-	e, err := detect.New(detect.RapidSecretGet, s, detect.Options{Emit: func(*detect.Alert) { *alerts++ }})
+	c, err := config.Parse(config.MapGetter{}, config.Replay)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := detect.New(config.Rule, c.Engine)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return e
 }
 
-func get(at time.Time, name string) *detect.Event {
-	return &detect.Event{Time: at.UnixNano(), Verb: "get", Resource: "secrets", Name: name, User: "u",
+func get(at time.Time, name string) *audit.Event {
+	return &audit.Event{Time: at.UnixNano(), Verb: "get", Resource: "secrets", Name: name, User: "u",
 		SourceIPs: []string{"10.0.0.1"}, SourceIPCount: 1, AuditID: "x"}
 }
 
@@ -33,16 +38,15 @@ func TestSaveAndRestore(t *testing.T) {
 	log := logging.New(&logs, logging.Info, "")
 	now := time.Now()
 
-	var before int
-	e := engine(t, &before)
+	e := engine(t)
 	e.Process(get(now, "a"))
 	e.Process(get(now.Add(time.Second), "b"))
 	New(path, log).Save(e)
 
-	var after int
-	r := engine(t, &after)
+	r := engine(t)
 	New(path, log).Restore(r)
 	r.Process(get(now.Add(2*time.Second), "c"))
+	before, after := len(e.TakeAlerts()), len(r.TakeAlerts())
 	if before != 0 || after != 1 {
 		t.Fatalf("alerts before %d after %d\n%s", before, after, logs.String())
 	}
@@ -58,10 +62,9 @@ func TestBadFilesAreSetAside(t *testing.T) {
 	dir := t.TempDir()
 	var logs bytes.Buffer
 	log := logging.New(&logs, logging.Info, "")
-	var n int
 
 	missing := filepath.Join(dir, "missing.json")
-	New(missing, log).Restore(engine(t, &n))
+	New(missing, log).Restore(engine(t))
 	if !strings.Contains(logs.String(), "starting empty") {
 		t.Fatalf("missing: %s", logs.String())
 	}
@@ -69,20 +72,20 @@ func TestBadFilesAreSetAside(t *testing.T) {
 	corrupt := filepath.Join(dir, "corrupt.json")
 	os.WriteFile(corrupt, []byte(`{"saved_at": 1, "state": {"version": 1, "fingerprints": [`), 0o600)
 	logs.Reset()
-	New(corrupt, log).Restore(engine(t, &n))
+	New(corrupt, log).Restore(engine(t))
 	if _, err := os.Stat(corrupt + ".bad"); err != nil || !strings.Contains(logs.String(), "corrupt") {
 		t.Fatalf("corrupt: %v %s", err, logs.String())
 	}
 
 	stale := filepath.Join(dir, "stale.json")
-	e := engine(t, &n)
+	e := engine(t)
 	e.Process(get(time.Now(), "a"))
 	New(stale, log).Save(e)
 	b, _ := os.ReadFile(stale)
 	b = bytes.Replace(b, []byte(`"saved_at":`), []byte(`"saved_at":1000,"x":`), 1)
 	os.WriteFile(stale, b, 0o600)
 	logs.Reset()
-	r := engine(t, &n)
+	r := engine(t)
 	New(stale, log).Restore(r)
 	if r.Stats().Fingerprints != 0 || !strings.Contains(logs.String(), "longer than the window") {
 		t.Fatalf("stale: %+v %s", r.Stats(), logs.String())

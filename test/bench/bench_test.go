@@ -7,7 +7,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/record"
 	"github.com/k8s-secret-enum/k8s-secret-enum/test/chunk"
 )
@@ -60,8 +60,8 @@ func BenchmarkStageJSONLine(b *testing.B) {
 			n += len(l)
 		}
 	}
-	p := detect.NewJSONParser()
-	emit := func(*detect.Event) {}
+	p := audit.NewJSONParser()
+	emit := func(*audit.Event) {}
 	b.SetBytes(int64(n / len(lines)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -82,10 +82,10 @@ func BenchmarkStageDecode(b *testing.B) {
 func BenchmarkStageEngineRealistic(b *testing.B) {
 	s := sets(b)[chunk.ParsedMap]
 	s.Apply(0)
-	var evs []detect.Event
+	var evs []audit.Event
 	d := record.NewDecoder(record.Options{})
 	for _, ch := range s.Chunks {
-		d.Decode(ch, func(ev *detect.Event) {
+		d.Decode(ch, func(ev *audit.Event) {
 			c := *ev
 			c.Verb, c.Resource, c.Name, c.Namespace = strings.Clone(c.Verb), strings.Clone(c.Resource), strings.Clone(c.Name), strings.Clone(c.Namespace)
 			c.User, c.ImpersonatedUser, c.UserAgent = strings.Clone(c.User), strings.Clone(c.ImpersonatedUser), strings.Clone(c.UserAgent)

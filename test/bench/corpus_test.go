@@ -3,7 +3,7 @@ package bench
 import (
 	"testing"
 
-	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/record"
 )
 
@@ -29,7 +29,7 @@ func TestApply(t *testing.T) {
 			var out []got
 			d := record.NewDecoder(record.Options{})
 			s.Pass(rep, func(_ int, ch []byte) {
-				c := d.Decode(ch, func(ev *detect.Event) { out = append(out, got{ev.Time, ev.User}) })
+				c := d.Decode(ch, func(ev *audit.Event) { out = append(out, got{ev.Time, ev.User}) })
 				if c.Malformed+c.NotAudit+c.Truncated+c.NoTime != 0 {
 					t.Fatalf("%+v", c)
 				}

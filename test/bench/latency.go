@@ -8,7 +8,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/record"
 	"github.com/k8s-secret-enum/k8s-secret-enum/test/chunk"
 	"github.com/k8s-secret-enum/k8s-secret-enum/test/gen"
@@ -32,7 +32,7 @@ func LatencyChunks(s *Set, n int) ([][]byte, []float64, error) {
 	d := record.NewDecoder(record.Options{})
 	o := chunk.Options{Shape: s.Shape, FixedTime: gen.DefaultStart}
 	var times []int64
-	collect := func(ev *detect.Event) { times = append(times, ev.Time) }
+	collect := func(ev *audit.Event) { times = append(times, ev.Time) }
 	for i := 0; i < n; i++ {
 		c := i % len(s.Chunks)
 		s.Apply(i / len(s.Chunks))

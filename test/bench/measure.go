@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
+	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/config"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/record"
 	"github.com/k8s-secret-enum/k8s-secret-enum/test/bench/conventional"
 )
@@ -21,7 +23,7 @@ import (
 type Pipeline struct {
 	Dec        *record.Decoder
 	Eng        *detect.Engine
-	process    func(*detect.Event)
+	process    func(*audit.Event)
 	Alerts     int
 	AlertBytes int
 	Counts     record.Counts
@@ -30,28 +32,36 @@ type Pipeline struct {
 // NewPipeline builds a pipeline with the plugin's defaults changed by kv
 // (property, value pairs).
 func NewPipeline(kv ...string) (*Pipeline, error) {
-	m := detect.MapGetter{}
-	for i := 0; i+1 < len(kv); i += 2 {
-		m[kv[i]] = kv[i+1]
-	}
-	s, err := detect.ParseSettings(detect.RapidSecretGet, m)
+	e, err := NewEngine(kv...)
 	if err != nil {
 		return nil, err
 	}
-	p := &Pipeline{Dec: record.NewDecoder(record.Options{})}
-	p.Eng, err = detect.New(detect.RapidSecretGet, s, detect.Options{Emit: p.emit})
-	if err != nil {
-		return nil, err
-	}
+	p := &Pipeline{Dec: record.NewDecoder(record.Options{}), Eng: e}
 	p.process = p.Eng.Process
 	return p, nil
 }
 
-func (p *Pipeline) emit(a *detect.Alert) {
-	body, err := a.MarshalJSON()
-	if err == nil {
-		p.Alerts++
-		p.AlertBytes += len(body)
+// NewEngine is the engine with the plugin's defaults changed by kv
+// (property, value pairs), read by the plugin's settings table.
+func NewEngine(kv ...string) (*detect.Engine, error) {
+	m := config.MapGetter{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	c, err := config.Parse(m, config.Replay)
+	if err != nil {
+		return nil, err
+	}
+	return detect.New(config.Rule, c.Engine)
+}
+
+// take encodes the alerts as the plugin does before handing them over.
+func (p *Pipeline) take() {
+	for _, a := range p.Eng.TakeAlerts() {
+		if body, err := a.MarshalJSON(); err == nil {
+			p.Alerts++
+			p.AlertBytes += len(body)
+		}
 	}
 }
 
@@ -60,6 +70,7 @@ func (p *Pipeline) Flush(chunk []byte) record.Counts {
 	p.Eng.Arrive(time.Now())
 	c := p.Dec.Decode(chunk, p.process)
 	p.Counts.Add(c)
+	p.take()
 	return c
 }
 

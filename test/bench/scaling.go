@@ -7,6 +7,7 @@ import (
 	"unsafe"
 
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 )
 
 // Segment is the cost of the records between two checkpoints of a long run.
@@ -185,15 +186,8 @@ const NameLen = 20
 // engine interns equal names once: distinct ones are its worst case). The
 // event strings are views into a scratch buffer, as the decoders give them.
 func MeasureNames(F, K int) (NameMem, error) {
-	m := detect.MapGetter{
-		"threshold": "1000000", "max_names_per_fingerprint": "1000000",
-		"max_fingerprints": fmt.Sprint(F + 1), "window": "1h",
-	}
-	s, err := detect.ParseSettings(detect.RapidSecretGet, m)
-	if err != nil {
-		return NameMem{}, err
-	}
-	e, err := detect.New(detect.RapidSecretGet, s, detect.Options{})
+	e, err := NewEngine("threshold", "1000000", "max_names_per_fingerprint", "1000000",
+		"max_fingerprints", fmt.Sprint(F+1), "window", "1h")
 	if err != nil {
 		return NameMem{}, err
 	}
@@ -204,7 +198,7 @@ func MeasureNames(F, K int) (NameMem, error) {
 		idBuf   = []byte("00000000-0000-4000-8000-000000000000")
 		ips     = []string{"10.1.2.3"}
 	)
-	ev := &detect.Event{Verb: "get", Resource: "secrets", Namespace: "prod", UserAgent: "bench-client/1.0",
+	ev := &audit.Event{Verb: "get", Resource: "secrets", Namespace: "prod", UserAgent: "bench-client/1.0",
 		Decision: "allow", Stage: "ResponseComplete", SourceIPs: ips, SourceIPCount: 1}
 	view := func(b []byte) string { return unsafe.String(&b[0], len(b)) }
 	before := heapAfterGC()
@@ -270,11 +264,7 @@ type RepeatMem struct {
 // secret name spaced evenly over 5 minutes (inside the 6-minute window),
 // with the plugin's defaults, and measures the heap the engine grew by.
 func MeasureRepeats(F, R int) (RepeatMem, error) {
-	s, err := detect.ParseSettings(detect.RapidSecretGet, detect.MapGetter{"max_fingerprints": fmt.Sprint(F + 1)})
-	if err != nil {
-		return RepeatMem{}, err
-	}
-	e, err := detect.New(detect.RapidSecretGet, s, detect.Options{})
+	e, err := NewEngine("max_fingerprints", fmt.Sprint(F+1))
 	if err != nil {
 		return RepeatMem{}, err
 	}
@@ -282,7 +272,7 @@ func MeasureRepeats(F, R int) (RepeatMem, error) {
 	step := int64(5*time.Minute) / int64(R)
 	userBuf := []byte(FPPrefix + "0000000")
 	idBuf := []byte("00000000-0000-4000-8000-000000000000")
-	ev := &detect.Event{Verb: "get", Resource: "secrets", Namespace: "prod", Name: "db-password", UserAgent: "bench-client/1.0",
+	ev := &audit.Event{Verb: "get", Resource: "secrets", Namespace: "prod", Name: "db-password", UserAgent: "bench-client/1.0",
 		Decision: "allow", Stage: "ResponseComplete", SourceIPs: []string{"10.1.2.3"}, SourceIPCount: 1}
 	view := func(b []byte) string { return unsafe.String(&b[0], len(b)) }
 	before := heapAfterGC()

@@ -21,8 +21,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-
-	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/config"
 )
 
 // soPath is the plugin built by `make build` ($K8S_SECRET_ENUM_SO).
@@ -339,9 +337,9 @@ func TestPipelineRaisesAlert(t *testing.T) {
 		}
 	}
 	props := outputProperties(cfg)
-	if auditLog == "" || props.Get(config.KeyAlertBearerTokenFile) == "" || len(stateFiles) < 3 {
+	if auditLog == "" || props.Get("alert_bearer_token_file") == "" || len(stateFiles) < 3 {
 		t.Fatalf("audit log %q, token file %q, state files %v: the configuration lacks what this test runs",
-			auditLog, props.Get(config.KeyAlertBearerTokenFile), stateFiles)
+			auditLog, props.Get("alert_bearer_token_file"), stateFiles)
 	}
 
 	for _, fb := range bins {
@@ -350,7 +348,7 @@ func TestPipelineRaisesAlert(t *testing.T) {
 			rcv := newReceiver(t)
 			setKey(t, fs.config, "SERVICE", "", "HTTP_Listen", "127.0.0.1")
 			setKey(t, fs.config, "SERVICE", "", "HTTP_Port", strconv.Itoa(freePort(t)))
-			setKey(t, fs.config, "OUTPUT", pluginName, config.KeyAlertURL, rcv.URL+"/alerts")
+			setKey(t, fs.config, "OUTPUT", pluginName, "alert_url", rcv.URL+"/alerts")
 			logPath := fs.host(auditLog)
 			writeFile(t, logPath, "", 0o600)
 

@@ -152,9 +152,9 @@ type pathRef struct {
 
 // outputFileKeys are the plugin's keys naming files or directories.
 var outputFileKeys = map[string]role{
-	config.KeyAlertSpoolDir: roleState, config.KeyStateFile: roleState,
-	config.KeyAlertBearerTokenFile: roleSecret, config.KeyAlertBasicAuthPassFile: roleSecret,
-	config.KeyAlertTLSCAFile: roleSecret, config.KeyAlertTLSCertFile: roleSecret, config.KeyAlertTLSKeyFile: roleSecret,
+	"alert_spool_dir": roleState, "state_file": roleState,
+	"alert_bearer_token_file": roleSecret, "alert_basic_auth_password_file": roleSecret,
+	"alert_tls_ca_file": roleSecret, "alert_tls_cert_file": roleSecret, "alert_tls_key_file": roleSecret,
 }
 
 // pod is a pod spec with the ConfigMaps it mounts: enough to read every file

@@ -306,8 +306,13 @@ static const char *host_get_property(const char *key, void *o_ins)
             }
         }
     }
-    emit("getprop instance=%d phase=%s key=%s found=%d hidden=%d", ins ? ins->id : -1,
-         phase_names[atomic_load(&phase)], key ? key : "(null)", found != NULL, hit && hidden);
+    /* A miss at init is not worth a line: the plugin probes tens of
+     * thousands of misspellings of its keys there. Any lookup outside
+     * init is, since none should happen. */
+    if (hit || atomic_load(&phase) != PH_INIT) {
+        emit("getprop instance=%d phase=%s key=%s found=%d hidden=%d", ins ? ins->id : -1,
+             phase_names[atomic_load(&phase)], key ? key : "(null)", found != NULL, hit && hidden);
+    }
     return found;
 }
 

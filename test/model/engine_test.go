@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
+	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/config"
 )
 
 // The differential tests: the engine, driven as the replay command drives it,
@@ -51,31 +53,35 @@ type engineRun struct {
 // runEngine runs the engine exactly as the replay command does.
 func runEngine(t testing.TB, s Settings, lines [][]byte) *engineRun {
 	t.Helper()
-	set, err := detect.ParseSettings(detect.RapidSecretGet, detect.MapGetter(s.Props()))
+	c, err := config.Parse(config.MapGetter(s.Props()), config.Replay)
 	if err != nil {
 		t.Fatalf("settings %s: %v", s, err)
 	}
 	out := &engineRun{}
 	read := 0
-	eng, err := detect.New(detect.RapidSecretGet, set, detect.Options{Emit: func(a *detect.Alert) {
-		b, err := a.MarshalJSON()
-		if err != nil {
-			t.Fatalf("marshal: %v", err)
-		}
-		var m map[string]any
-		if err := json.Unmarshal(b, &m); err != nil {
-			t.Fatalf("alert is not JSON: %v: %s", err, b)
-		}
-		out.alerts = append(out.alerts, m)
-		out.read = append(out.read, read)
-	}})
+	eng, err := detect.New(config.Rule, c.Engine)
 	if err != nil {
 		t.Fatalf("engine %s: %v", s, err)
 	}
-	p := detect.NewJSONParser()
-	process := func(ev *detect.Event) {
+	take := func() {
+		for _, a := range eng.TakeAlerts() {
+			b, err := a.MarshalJSON()
+			if err != nil {
+				t.Fatalf("marshal: %v", err)
+			}
+			var m map[string]any
+			if err := json.Unmarshal(b, &m); err != nil {
+				t.Fatalf("alert is not JSON: %v: %s", err, b)
+			}
+			out.alerts = append(out.alerts, m)
+			out.read = append(out.read, read)
+		}
+	}
+	p := audit.NewJSONParser()
+	process := func(ev *audit.Event) {
 		read++
 		eng.Process(ev)
+		take()
 	}
 	for _, l := range lines {
 		if l = bytes.TrimSpace(l); len(l) > 0 {
@@ -83,6 +89,7 @@ func runEngine(t testing.TB, s Settings, lines [][]byte) *engineRun {
 		}
 	}
 	eng.Close()
+	take()
 	out.stats = eng.Stats()
 	return out
 }

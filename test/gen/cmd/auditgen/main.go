@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -18,9 +19,13 @@ import (
 )
 
 func main() {
-	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+	err := run(os.Args[1:], os.Stdout, os.Stderr)
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		// Asked for: the usage went to stderr, and that is success.
+	case err != nil:
 		fmt.Fprintln(os.Stderr, "auditgen:", err)
-		os.Exit(1)
+		os.Exit(2)
 	}
 }
 

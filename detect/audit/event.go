@@ -1,4 +1,4 @@
-package detect
+package audit
 
 // Event is one Kubernetes audit event reduced to the fields the rules read.
 //

@@ -1,4 +1,4 @@
-package detect
+package audit
 
 import (
 	"encoding/json"
@@ -126,5 +126,25 @@ func BenchmarkStdlibJSONLine(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		var e stdEvent
 		json.Unmarshal(line, &e)
+	}
+}
+
+// A timestamp outside 1970..2200 counts as none, like one that does not
+// parse: the next timestamp field gives the time. Before, a value the Go
+// parser could read (1678..2261) was taken and then refused, so whether an
+// event had a time depended on how far out of range its first field was.
+func TestModelOutOfRangeTimestampFallsThrough(t *testing.T) {
+	stage := "2025-11-24T16:00:04.8Z"
+	want, _ := ParseTime(stage)
+	for _, received := range []string{"1969-01-01T00:00:00Z", "1970-01-01T00:00:00Z", "2201-01-01T00:00:00Z",
+		"2300-01-01T00:00:00Z", "never"} {
+		line := `{"kind":"Event","verb":"get","requestReceivedTimestamp":"` + received + `","stageTimestamp":"` + stage + `"}`
+		var got int64 = -1
+		if _, err := NewJSONParser().Parse([]byte(line), 0, func(ev *Event) { got = ev.Time }); err != nil {
+			t.Fatal(err)
+		}
+		if got != want {
+			t.Errorf("requestReceivedTimestamp %s: time %d, want the stageTimestamp's %d", received, got, want)
+		}
 	}
 }

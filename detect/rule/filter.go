@@ -1,10 +1,12 @@
-package detect
+package rule
 
 import (
 	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 )
 
 // ipSet is an exclusion list of addresses and CIDR prefixes. Addresses are
@@ -62,9 +64,9 @@ func unmapPrefix(p netip.Prefix) netip.Prefix {
 	return netip.PrefixFrom(a.WithZone(""), p.Bits())
 }
 
-// parseSourceIP reads one sourceIPs entry; an unparsable entry counts as
+// ParseSourceIP reads one sourceIPs entry; an unparsable entry counts as
 // missing.
-func parseSourceIP(s string) (netip.Addr, bool) {
+func ParseSourceIP(s string) (netip.Addr, bool) {
 	a, err := netip.ParseAddr(s)
 	if err != nil {
 		return netip.Addr{}, false
@@ -127,8 +129,8 @@ func (c *exclusion) excludes(value string, addr netip.Addr) bool {
 	}
 }
 
-// filter is the compiled WHERE clause of a rule.
-type filter struct {
+// Filter is the compiled WHERE clause of a rule.
+type Filter struct {
 	actions    []string
 	resources  []string
 	exclusions []exclusion
@@ -138,8 +140,11 @@ type filter struct {
 	needIP     bool
 }
 
-func newFilter(r *Rule, s *Settings) (*filter, error) {
-	f := &filter{actions: r.Actions, resources: r.Resources, sourceIP: s.SourceIP, distinct: r.Distinct}
+// Compile builds the rule's WHERE clause with the source address chosen by
+// sourceIP and the exclusion lists by setting key (a missing key excludes
+// nothing).
+func Compile(r *Rule, sourceIP SourceIPMode, exclusions map[string][]string) (*Filter, error) {
+	f := &Filter{actions: r.Actions, resources: r.Resources, sourceIP: sourceIP, distinct: r.Distinct}
 	for _, g := range r.GroupBy {
 		switch g {
 		case FieldUser:
@@ -149,18 +154,18 @@ func newFilter(r *Rule, s *Settings) (*filter, error) {
 		}
 	}
 	for _, x := range r.Exclusions {
-		c, err := compileExclusion(x, s.Exclusions[x.Setting])
+		c, err := compileExclusion(x, exclusions[x.Setting])
 		if err != nil {
-			return nil, &ConfigError{Key: x.Setting, Value: strings.Join(s.Exclusions[x.Setting], ","), Reason: err.Error()}
+			return nil, fmt.Errorf("%s: %w", x.Setting, err)
 		}
 		f.exclusions = append(f.exclusions, c)
 	}
 	return f, nil
 }
 
-// candidate is the cheap first test: the action and the resource. It is
+// Candidate is the cheap first test: the action and the resource. It is
 // all a non-matching event costs.
-func (f *filter) candidate(ev *Event) bool {
+func (f *Filter) Candidate(ev *audit.Event) bool {
 	return (len(f.actions) == 0 || slices.Contains(f.actions, ev.Verb)) &&
 		(len(f.resources) == 0 || slices.Contains(f.resources, ev.Resource))
 }
@@ -169,7 +174,7 @@ func (f *filter) candidate(ev *Event) bool {
 // In elastic mode a list of more than one entry is a multi-valued field,
 // which the ES|QL rule's to_string(source.ip) in (...) turns into null: the
 // event is dropped exactly as Elastic drops it.
-func (f *filter) pickSourceIP(ev *Event) (string, bool) {
+func (f *Filter) pickSourceIP(ev *audit.Event) (string, bool) {
 	n := len(ev.SourceIPs)
 	if n == 0 {
 		return "", false
@@ -187,14 +192,14 @@ func (f *filter) pickSourceIP(ev *Event) (string, bool) {
 	}
 }
 
-// match applies the whole WHERE clause to a candidate and returns the
+// Match applies the whole WHERE clause to a candidate and returns the
 // source address it chose.
-func (f *filter) match(ev *Event) (netip.Addr, bool) {
+func (f *Filter) Match(ev *audit.Event) (netip.Addr, bool) {
 	var addr netip.Addr
 	if f.needUser && ev.User == "" {
 		return addr, false
 	}
-	if fieldValue(ev, f.distinct) == "" {
+	if f.distinct.Of(ev) == "" {
 		return addr, false
 	}
 	if f.needIP {
@@ -202,22 +207,22 @@ func (f *filter) match(ev *Event) (netip.Addr, bool) {
 		if !ok {
 			return addr, false
 		}
-		if addr, ok = parseSourceIP(s); !ok {
+		if addr, ok = ParseSourceIP(s); !ok {
 			return addr, false
 		}
 	}
 	for i := range f.exclusions {
 		x := &f.exclusions[i]
-		if x.excludes(fieldValue(ev, x.field), addr) {
+		if x.excludes(x.field.Of(ev), addr) {
 			return addr, false
 		}
 	}
 	return addr, true
 }
 
-// fieldValue reads a string field of an event (the source IP is handled
-// apart, as an address).
-func fieldValue(ev *Event, f Field) string {
+// Of reads a string field of an event (the source IP is handled apart, as
+// an address).
+func (f Field) Of(ev *audit.Event) string {
 	switch f {
 	case FieldVerb:
 		return ev.Verb
@@ -237,4 +242,34 @@ func fieldValue(ev *Event, f Field) string {
 		return ev.ImpersonatedUser
 	}
 	return ""
+}
+
+// CheckExclusion tells whether values are a valid list for exclusion x.
+func CheckExclusion(x Exclusion, values []string) error {
+	_, err := compileExclusion(x, values)
+	return err
+}
+
+// SourceIPMode is which sourceIPs entry is the client's address.
+type SourceIPMode uint8
+
+const (
+	// SourceIPPeer is the last entry: the address that connected to the
+	// API server, which a client cannot forge.
+	SourceIPPeer SourceIPMode = iota
+	// SourceIPClient is the first entry, as forwarded by proxies.
+	SourceIPClient
+	// SourceIPElastic is Elastic's mapping: the whole list, so an event
+	// with more than one entry is dropped as the ES|QL rule drops it.
+	SourceIPElastic
+)
+
+func (m SourceIPMode) String() string {
+	switch m {
+	case SourceIPClient:
+		return "client"
+	case SourceIPElastic:
+		return "elastic"
+	}
+	return "peer"
 }

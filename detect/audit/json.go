@@ -1,4 +1,4 @@
-package detect
+package audit
 
 import (
 	"bytes"
@@ -46,7 +46,7 @@ type itemList struct{}
 // leafAt says where a leaf of the mapping sits in a decoding struct.
 type leafAt struct {
 	offset uintptr
-	field  AuditField
+	field  Field
 	list   bool
 }
 

@@ -114,3 +114,32 @@ func TestReplayRegressionsOfExpiredRecords(t *testing.T) {
 		t.Fatalf("alert %+v", a)
 	}
 }
+
+func TestReplayCommandLine(t *testing.T) {
+	for _, help := range [][]string{{"--help"}, {"-h"}, {"help"}, {"replay", "--help"}, {"replay", "-h"}} {
+		if rc, out, _ := replayArgs(t, help, ""); rc != 0 || !strings.Contains(out, "usage: k8s-secret-enum replay") {
+			t.Errorf("%v: rc %d, usage on stdout %q", help, rc, out)
+		}
+	}
+	if rc, _, errOut := replayArgs(t, []string{"replay"}, line(1, "a")); rc != 2 || !strings.Contains(errOut, "no file to read") ||
+		!strings.Contains(errOut, "usage:") {
+		t.Errorf("no file: rc %d err %q (stdin is -, never read silently)", rc, errOut)
+	}
+	in := strings.Join([]string{line(1, "a"), line(2, "b"), line(3, "c")}, "\n")
+	// Flags after the file apply to it: threshold 4 silences three names.
+	if rc, out, errOut := replayArgs(t, []string{"replay", "-", "-p", "threshold=4", "-q"}, in); rc != 0 || out != "" || errOut != "" {
+		t.Errorf("flags after the file: rc %d out %q err %q", rc, out, errOut)
+	}
+	if rc, out, _ := replayArgs(t, []string{"replay", "-q", "-"}, in); rc != 0 || strings.Count(out, "\n") != 1 {
+		t.Errorf("control: rc %d out %q", rc, out)
+	}
+	// A bad flag after the file is refused before anything is printed.
+	if rc, out, errOut := replayArgs(t, []string{"replay", "-", "-p", "thresold=4"}, in); rc != 2 || out != "" ||
+		!strings.Contains(errOut, "did you mean threshold") {
+		t.Errorf("bad flag after the file: rc %d out %q err %q", rc, out, errOut)
+	}
+	// After "--" everything is a file.
+	if rc, _, errOut := replayArgs(t, []string{"replay", "-q", "--", "-p"}, ""); rc != 1 || !strings.Contains(errOut, "-p: open -p") {
+		t.Errorf("--: rc %d err %q", rc, errOut)
+	}
+}

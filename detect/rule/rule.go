@@ -1,4 +1,4 @@
-package detect
+package rule
 
 // A Rule is one detection of the family "one client touches many distinct
 // things in a short window", written as data: which events it counts,
@@ -70,6 +70,7 @@ const (
 // Exclusion drops matching events whose field matches one of its values.
 type Exclusion struct {
 	Setting string // configuration key, e.g. exclude_users
+	Doc     string // the setting's one-line description
 	Field   Field
 	Match   Match
 	Default []string
@@ -146,10 +147,13 @@ var RapidSecretGet = &Rule{
 	Threshold: 3,
 	Exclusions: []Exclusion{
 		{Setting: "exclude_users", Field: FieldUser, Match: MatchExact,
+			Doc:     "users never counted (exact match)",
 			Default: []string{"system:kube-controller-manager", "system:kube-scheduler"}},
 		{Setting: "exclude_source_ips", Field: FieldSourceIP, Match: MatchIP,
+			Doc:     "addresses or CIDR prefixes never counted (`::1`, `0:0:0:0:0:0:0:1` and `::ffff:127.0.0.1` are one loopback)",
 			Default: []string{"127.0.0.1", "::1"}},
 		{Setting: "exclude_names", Field: FieldName, Match: MatchLike,
+			Doc:     "secret-name patterns never counted (ES\\|QL `LIKE`: `*` any run, `?` one character, `\\` escapes, case-sensitive)",
 			Default: []string{"sh.helm.release.*"}},
 	},
 	Columns: []Column{

@@ -1,6 +1,6 @@
 // Command k8s-secret-enum runs the plugin's detection outside Fluent Bit.
 //
-//	k8s-secret-enum replay [-p key=value]... [FILE|-]...
+//	k8s-secret-enum replay [-q] [-p key=value]... FILE|-...
 //
 // replay reads Kubernetes audit logs (JSON lines: Events, or EventLists as
 // the audit webhook posts them; .gz files are decompressed), runs the rule
@@ -21,6 +21,7 @@ import (
 	"strings"
 
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/config"
 )
 
@@ -28,24 +29,31 @@ func main() {
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
-const usage = `usage: k8s-secret-enum replay [-p key=value]... [FILE|-]...
+const usage = `usage: k8s-secret-enum replay [-q] [-p key=value]... FILE|-...
 
-Runs the detection over Kubernetes audit log files (JSON lines, "-" for
-stdin, .gz decompressed) and prints alerts as JSON lines on stdout.
-Settings are the plugin's keys (see README), e.g. -p threshold=5 -p mode=schedule.
+Runs the detection over Kubernetes audit log files (JSON lines of Events or
+EventLists; "-" reads stdin; .gz is decompressed) and prints each alert as
+one JSON line on stdout, counters on stderr at the end. Settings are the
+plugin's keys (see README), e.g. -p threshold=5 -p mode=schedule. Flags may
+come before or after the files; "--" ends them.
 `
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
+	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
-	if args[0] != "replay" {
-		fmt.Fprintf(stderr, "unknown command %q\n\n%s", args[0], usage)
+	switch args[0] {
+	case "-h", "-help", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "replay":
+	default:
+		fmt.Fprintf(stderr, "k8s-secret-enum: unknown command %q\n\n%s", args[0], usage)
 		return 2
 	}
 	fs := flag.NewFlagSet("replay", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs.SetOutput(io.Discard)
 	props := config.MapGetter{}
 	fs.Func("p", "a setting as key=value (repeatable)", func(kv string) error {
 		k, v, ok := strings.Cut(kv, "=")
@@ -56,7 +64,17 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return nil
 	})
 	quiet := fs.Bool("q", false, "do not print counters at the end")
-	if err := fs.Parse(args[1:]); err != nil {
+	files, err := parseInterspersed(fs, args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "k8s-secret-enum: %v\n\n%s", err, usage)
+		return 2
+	}
+	if len(files) == 0 {
+		fmt.Fprintf(stderr, "k8s-secret-enum: no file to read (\"-\" reads stdin)\n\n%s", usage)
 		return 2
 	}
 	cfg, err := config.Parse(props, config.Replay)
@@ -66,13 +84,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 		return 2
 	}
-	files := fs.Args()
-	if len(files) == 0 {
-		files = []string{"-"}
-	}
-	r := newReplay(cfg.Engine, stdout, stderr)
-	if r.err != nil {
-		fmt.Fprintf(stderr, "k8s-secret-enum: %v\n", r.err)
+	r, err := newReplay(cfg.Engine, stdout, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "k8s-secret-enum: %v\n", err)
 		return 2
 	}
 	status := 0
@@ -83,6 +97,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		}
 	}
 	r.engine.Close()
+	r.take()
 	if err := r.out.Flush(); err != nil {
 		fmt.Fprintf(stderr, "k8s-secret-enum: writing alerts: %v\n", err)
 		return 1
@@ -93,16 +108,34 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return status
 }
 
+// parseInterspersed reads flags wherever they are among the file names,
+// so that every setting is known before the first line is read.
+func parseInterspersed(fs *flag.FlagSet, args []string) (files []string, err error) {
+	for len(args) > 0 {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+			return append(files, rest...), nil
+		}
+		if len(rest) == 0 {
+			break
+		}
+		files, args = append(files, rest[0]), rest[1:]
+	}
+	return files, nil
+}
+
 // maxLine bounds one audit line; RequestResponse events of hundreds of
 // kilobytes are normal, a line past this is skipped and counted.
 const maxLine = 256 << 20
 
 type replay struct {
 	engine    *detect.Engine
-	parser    *detect.JSONParser
+	parser    *audit.JSONParser
 	out       *bufio.Writer
 	stderr    io.Writer
-	err       error
 	lines     uint64
 	malformed uint64
 	notAudit  uint64
@@ -110,26 +143,29 @@ type replay struct {
 	alerts    uint64
 }
 
-func newReplay(s detect.Settings, stdout, stderr io.Writer) *replay {
-	r := &replay{parser: detect.NewJSONParser(), out: bufio.NewWriterSize(stdout, 64<<10), stderr: stderr}
-	r.engine, r.err = detect.New(detect.RapidSecretGet, s, detect.Options{
-		Emit: r.emit,
-		OnCut: func(start int64, n int) {
-			fmt.Fprintf(stderr, "k8s-secret-enum: max_alerts cut %d alert(s) of the interval starting %s\n", n, detect.FormatTime(start))
-		},
-	})
-	return r
+func newReplay(s detect.Settings, stdout, stderr io.Writer) (*replay, error) {
+	e, err := detect.New(config.Rule, s)
+	if err != nil {
+		return nil, err
+	}
+	return &replay{engine: e, parser: audit.NewJSONParser(), out: bufio.NewWriterSize(stdout, 64<<10), stderr: stderr}, nil
 }
 
-func (r *replay) emit(a *detect.Alert) {
-	b, err := a.MarshalJSON()
-	if err != nil {
-		fmt.Fprintf(r.stderr, "k8s-secret-enum: encoding an alert: %v\n", err)
-		return
+// take prints the alerts the engine decided, and what max_alerts cut.
+func (r *replay) take() {
+	for _, a := range r.engine.TakeAlerts() {
+		b, err := a.MarshalJSON()
+		if err != nil {
+			fmt.Fprintf(r.stderr, "k8s-secret-enum: encoding an alert: %v\n", err)
+			continue
+		}
+		r.alerts++
+		r.out.Write(b)
+		r.out.WriteByte('\n')
 	}
-	r.alerts++
-	r.out.Write(b)
-	r.out.WriteByte('\n')
+	for _, c := range r.engine.TakeCuts() {
+		fmt.Fprintf(r.stderr, "k8s-secret-enum: max_alerts cut %d alert(s) of the interval starting %s\n", c.Alerts, detect.FormatTime(c.IntervalStart))
+	}
 }
 
 func (r *replay) file(name string, stdin io.Reader) error {
@@ -192,9 +228,10 @@ func (r *replay) line(line []byte, name string, lineNo int) {
 	}
 	r.lines++
 	_, err := r.parser.Parse(line, 0, r.engine.Process)
+	r.take()
 	switch {
 	case err == nil:
-	case errors.Is(err, detect.ErrNotAudit):
+	case errors.Is(err, audit.ErrNotAudit):
 		r.notAudit++
 	default:
 		r.malformed++

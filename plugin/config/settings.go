@@ -1,0 +1,185 @@
+package config
+
+import (
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect/rule"
+	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/deliver"
+	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/logging"
+)
+
+// Config is every setting of one plugin instance, in the types of the
+// stages that use it: the engine's settings and the sender's options are
+// built here, and nowhere else.
+type Config struct {
+	Engine    detect.Settings
+	Delivery  deliver.Options
+	RecordKey string
+
+	StateFile         string
+	StateSaveInterval time.Duration
+	StatsInterval     time.Duration
+	LogLevel          logging.Level
+
+	basicPasswordFile string
+}
+
+// Rule is the rule the plugin runs; its exclusions are settings.
+var Rule = rule.RapidSecretGet
+
+// MaxNumberedHeaders is how many alert_header_N keys there are.
+const MaxNumberedHeaders = 16
+
+// table is the one declaration of every key, in README order.
+var table = build()
+
+func build() []Setting {
+	var t []Setting
+	add := func(key string, sec Section, def, doc string, kind Setting) *Setting {
+		kind.Key, kind.Section, kind.Default, kind.Doc = key, sec, def, doc
+		t = append(t, kind)
+		return &t[len(t)-1]
+	}
+	eng := func(c *Config) *detect.Settings { return &c.Engine }
+	out := func(c *Config) *deliver.Options { return &c.Delivery }
+
+	add("mode", Detection, "stream",
+		"`stream` (alert at once, then updates) or `schedule` (Elastic's schedule on event time)",
+		choice(func(c *Config) *detect.Mode { return &eng(c).Mode },
+			is("stream", detect.ModeStream), is("schedule", detect.ModeSchedule)))
+	add("threshold", Detection, strconv.Itoa(Rule.Threshold), "distinct secret names that make an alert",
+		integer(1, 1_000_000, func(c *Config) *int { return &eng(c).Threshold }))
+	add("window", Detection, "6m", "length of the window (Elastic's lookback)",
+		duration(time.Second, func(c *Config) *time.Duration { return &eng(c).Window }))
+	add("suppress", Detection, "5m", "stream: mute period after an alert (Elastic's interval)",
+		duration(0, func(c *Config) *time.Duration { return &eng(c).Suppress }))
+	add("interval", Detection, "5m", "schedule: time between evaluations; both modes: the period `max_alerts` applies to",
+		duration(time.Second, func(c *Config) *time.Duration { return &eng(c).Interval }))
+	add("allowed_lateness", Detection, "30s",
+		"schedule: wait after `T` before evaluating; stream: how far behind the watermark an event is still put in time order",
+		duration(0, func(c *Config) *time.Duration { return &eng(c).AllowedLateness }))
+	add("reorder_delay", Detection, "0",
+		"stream: hold decisions until the watermark passes them by this much, so that alerts do not depend on arrival order within it (see Workers below); `0` decides at once",
+		duration(0, func(c *Config) *time.Duration { return &eng(c).ReorderDelay }))
+	add("idle_timeout", Detection, "30s",
+		"wall-clock time without records after which the watermark follows the wall clock; `0` off",
+		duration(0, func(c *Config) *time.Duration { return &eng(c).IdleTimeout }))
+	add("max_clock_skew", Detection, "10m", "events further in the future than this are taken as arriving now; `0` off",
+		duration(0, func(c *Config) *time.Duration { return &eng(c).MaxClockSkew }))
+	add("max_alerts", Detection, "100",
+		"alerts per evaluation (schedule) or per `interval` of event time (stream); the rest is counted and logged",
+		integer(1, 1_000_000, func(c *Config) *int { return &eng(c).MaxAlerts }))
+	add("source_ip", Detection, "peer",
+		"which `sourceIPs` entry is the source: `peer` (last: the address that connected to the API server, which a client cannot forge), `client` (first, as forwarded by proxies), `elastic` (single-entry events only, as Elastic's rule)",
+		choice(func(c *Config) *rule.SourceIPMode { return &eng(c).SourceIP },
+			is("peer", rule.SourceIPPeer), is("client", rule.SourceIPClient), is("elastic", rule.SourceIPElastic)))
+	for _, x := range Rule.Exclusions {
+		add(x.Setting, Detection, strings.Join(x.Default, ","), x.Doc,
+			list(func(l []string) error { return rule.CheckExclusion(x, l) },
+				func(c *Config) []string { return eng(c).Exclusions[x.Setting] },
+				func(c *Config, l []string) {
+					if eng(c).Exclusions == nil {
+						eng(c).Exclusions = map[string][]string{}
+					}
+					eng(c).Exclusions[x.Setting] = l
+				}))
+	}
+	add("max_fingerprints", Detection, "100000",
+		"fingerprints tracked; past it the least recently active one is evicted (counted)",
+		integer(1, math.MaxInt32, func(c *Config) *int { return &eng(c).MaxFingerprints }))
+	add("max_names_per_fingerprint", Detection, "1000",
+		"distinct names kept per fingerprint; more set `alert.truncated`",
+		integer(1, math.MaxInt32, func(c *Config) *int { return &eng(c).MaxNamesPerFingerprint }))
+
+	add("record_key", Input, "log", "body key holding the raw audit JSON line when the record is not parsed",
+		text(func(c *Config) *string { return &c.RecordKey }))
+
+	add("alert_url", Delivery, "",
+		"`http://` or `https://` URL alerts are POSTed to; redirects are never followed",
+		alertURL()).DefaultDoc = "(required)"
+	add("alert_format", Delivery, "json",
+		"`json`: one JSON array of alerts per request (`application/json`); `json_lines`: one alert per line (`application/x-ndjson`)",
+		choice(func(c *Config) *deliver.Format { return &out(c).Format },
+			is("json", deliver.JSON), is("json_lines", deliver.JSONLines)))
+	add("alert_headers", Delivery, "",
+		"extra headers: `Name: value, Other: value` (a comma splits only before another `Name:`), or a JSON object `{\"Name\": \"value\"}`",
+		headerList())
+	for i := 1; i <= MaxNumberedHeaders; i++ {
+		add("alert_header_"+strconv.Itoa(i), Delivery, "",
+			"one `Name: value` each, for values holding both commas and colons", numberedHeader())
+	}
+	add("alert_bearer_token_file", Delivery, "",
+		"file holding a bearer token, re-read when it changes (projected tokens rotate)",
+		text(func(c *Config) *string { return &out(c).BearerTokenFile }))
+	add("alert_basic_auth_user", Delivery, "", "basic auth user (with a password or a password file)",
+		text(func(c *Config) *string { return &out(c).BasicUser }))
+	add("alert_basic_auth_password", Delivery, "", "basic auth password",
+		secret(text(func(c *Config) *string { return &out(c).BasicPassword })))
+	add("alert_basic_auth_password_file", Delivery, "", "file holding the basic auth password",
+		text(func(c *Config) *string { return &c.basicPasswordFile }))
+	add("alert_tls_ca_file", Delivery, "", "PEM CA bundle trusted for the endpoint (only it, when set)",
+		text(func(c *Config) *string { return &out(c).TLSCAFile })).DefaultDoc = "system roots"
+	add("alert_tls_cert_file", Delivery, "", "client certificate for mutual TLS (PEM)",
+		text(func(c *Config) *string { return &out(c).TLSCertFile }))
+	add("alert_tls_key_file", Delivery, "", "the client certificate's key (PEM)",
+		text(func(c *Config) *string { return &out(c).TLSKeyFile }))
+	add("alert_tls_verify", Delivery, "on", "`off` disables certificate verification (logged as a warning)",
+		boolean(func(c *Config) *bool { return &out(c).TLSVerify }))
+	add("alert_timeout", Delivery, "5s", "per request",
+		duration(time.Millisecond, func(c *Config) *time.Duration { return &out(c).Timeout }))
+	add("alert_queue_size", Delivery, "10000", "alerts held in memory for delivery; more are dropped (counted, logged)",
+		integer(1, 10_000_000, func(c *Config) *int { return &out(c).QueueSize }))
+	add("alert_batch_size", Delivery, "100", "alerts per request",
+		integer(1, 10_000, func(c *Config) *int { return &out(c).BatchMax }))
+	add("alert_retry_max", Delivery, "10",
+		"retries of a failed request (network errors, 408, 429, 5xx), or `no_limits`; other 4xx are not retried",
+		retryMax())
+	add("alert_retry_backoff", Delivery, "1s",
+		"first wait between retries; it doubles each time, with jitter, and `Retry-After` is honoured",
+		duration(time.Millisecond, func(c *Config) *time.Duration { return &out(c).BackoffBase }))
+	add("alert_retry_backoff_max", Delivery, "1m", "longest wait between retries",
+		duration(time.Millisecond, func(c *Config) *time.Duration { return &out(c).BackoffMax }))
+	add("alert_drain_timeout", Delivery, "5s",
+		"at exit, how long pending alerts may still be sent (keep it under Fluent Bit's `Grace`)",
+		duration(0, func(c *Config) *time.Duration { return &out(c).DrainTimeout }))
+	add("alert_spool_dir", Delivery, "",
+		"durable spool: each alert is written (fsync) here before it counts as queued and removed after a 2xx; delivered first after a restart",
+		text(func(c *Config) *string { return &out(c).SpoolDir }))
+	add("alert_spool_max_bytes", Delivery, "64M", "bound of the spool",
+		size(4096, func(c *Config) *int64 { return &out(c).SpoolMaxBytes }))
+
+	add("state_file", Operation, "",
+		"save the detector's windows, mutes and watermark here at exit and every `state_save_interval` (atomic rename); restored at start unless older than the window",
+		text(func(c *Config) *string { return &c.StateFile }))
+	add("state_save_interval", Operation, "1m", "how often the state file is written",
+		duration(time.Second, func(c *Config) *time.Duration { return &c.StateSaveInterval }))
+	add("stats_interval", Operation, "1m", "one log line of counters every interval and at exit; `0` at exit only",
+		duration(0, func(c *Config) *time.Duration { return &c.StatsInterval }))
+	add("plugin_log_level", Operation, "info",
+		"`off`, `error`, `warn`, `info`, `debug`, `trace` (Fluent Bit keeps `log_level` to itself)",
+		choice(func(c *Config) *logging.Level { return &c.LogLevel },
+			is("off", logging.Off), is("error", logging.Error), is("warn", logging.Warn), is("warning", logging.Warn),
+			is("info", logging.Info), is("debug", logging.Debug), is("trace", logging.Trace))).EnvDefault = "FLB_LOG_LEVEL"
+	return t
+}
+
+func secret(s Setting) Setting {
+	s.Secret = true
+	return s
+}
+
+// Keys lists every key, in table order.
+func Keys() []string {
+	keys := make([]string, len(table))
+	for i, s := range table {
+		keys[i] = s.Key
+	}
+	return keys
+}
+
+// Settings returns the table, for documentation.
+func Settings() []Setting { return append([]Setting(nil), table...) }

@@ -1,0 +1,108 @@
+package config
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+)
+
+// validate holds every rule between keys, in one place. The plugin
+// profile also reads the files the settings name, so that a missing
+// certificate stops Fluent Bit at start and not at the first alert. A rule
+// that involves a key whose value was refused (bad) is not checked: the
+// refusal already says what is wrong.
+func (c *Config) validate(profile Profile, bad map[string]bool) []error {
+	var errs []error
+	fail := func(key, value, reason string) {
+		errs = append(errs, &Error{Key: key, Value: value, Reason: reason})
+	}
+	ok := func(keys ...string) bool {
+		for _, k := range keys {
+			if bad[k] {
+				return false
+			}
+		}
+		return true
+	}
+	files := profile == Plugin
+
+	e := &c.Engine
+	if ok("max_names_per_fingerprint", "threshold") && e.MaxNamesPerFingerprint < e.Threshold {
+		fail("max_names_per_fingerprint", strconv.Itoa(e.MaxNamesPerFingerprint),
+			fmt.Sprintf("must be at least threshold (%d), or no fingerprint could ever alert", e.Threshold))
+	}
+	if ok("mode", "reorder_delay") && e.Mode == detect.ModeSchedule && e.ReorderDelay > 0 {
+		fail("reorder_delay", e.ReorderDelay.String(),
+			"applies to stream mode only; schedule mode waits allowed_lateness before each evaluation")
+	}
+	if ok("mode", "window", "interval") && e.Mode == detect.ModeSchedule && e.Window < e.Interval {
+		fail("window", e.Window.String(),
+			fmt.Sprintf("must be at least interval (%s) in schedule mode, or events between evaluations are never seen", e.Interval))
+	}
+
+	d := &c.Delivery
+	if d.URL == "" && profile == Plugin && ok("alert_url") {
+		fail("alert_url", "", "required: the http:// or https:// URL alerts are POSTed to")
+	}
+	if c.basicPasswordFile != "" {
+		switch {
+		case d.BasicPassword != "":
+			fail("alert_basic_auth_password_file", c.basicPasswordFile,
+				"set either alert_basic_auth_password or alert_basic_auth_password_file, not both")
+		case files:
+			b, err := os.ReadFile(c.basicPasswordFile)
+			if err != nil {
+				fail("alert_basic_auth_password_file", c.basicPasswordFile, "cannot read the file: "+err.Error())
+			}
+			d.BasicPassword = strings.TrimSpace(string(b))
+		default:
+			d.BasicPassword = "<from file>"
+		}
+	}
+	if (d.BasicUser == "") != (d.BasicPassword == "") {
+		fail("alert_basic_auth_user", d.BasicUser,
+			"alert_basic_auth_user and a password (alert_basic_auth_password or _file) go together")
+	}
+	if d.BearerTokenFile != "" {
+		if d.BasicUser != "" {
+			fail("alert_bearer_token_file", d.BearerTokenFile, "use either a bearer token or basic auth, not both")
+		}
+		if files {
+			if _, err := os.ReadFile(d.BearerTokenFile); err != nil {
+				fail("alert_bearer_token_file", d.BearerTokenFile, "cannot read the file: "+err.Error())
+			}
+		}
+	}
+	if (d.BearerTokenFile != "" || d.BasicUser != "") && d.Headers.Get("Authorization") != "" {
+		fail("alert_headers", "Authorization: <redacted>",
+			"an Authorization header conflicts with alert_bearer_token_file / alert_basic_auth_user")
+	}
+	if (d.TLSCertFile == "") != (d.TLSKeyFile == "") {
+		fail("alert_tls_cert_file", d.TLSCertFile, "alert_tls_cert_file and alert_tls_key_file go together")
+	}
+	if (d.TLSCAFile != "" || d.TLSCertFile != "") && strings.HasPrefix(d.URL, "http://") {
+		fail("alert_url", d.URL, "alert_tls_* settings need an https:// URL")
+	}
+	if files && d.TLSCAFile != "" {
+		if b, err := os.ReadFile(d.TLSCAFile); err != nil {
+			fail("alert_tls_ca_file", d.TLSCAFile, "cannot read the file: "+err.Error())
+		} else if !x509.NewCertPool().AppendCertsFromPEM(b) {
+			fail("alert_tls_ca_file", d.TLSCAFile, "no PEM certificate found in the file")
+		}
+	}
+	if files && d.TLSCertFile != "" && d.TLSKeyFile != "" {
+		if _, err := tls.LoadX509KeyPair(d.TLSCertFile, d.TLSKeyFile); err != nil {
+			fail("alert_tls_cert_file", d.TLSCertFile, "cannot load the certificate and key: "+err.Error())
+		}
+	}
+	if ok("alert_retry_backoff", "alert_retry_backoff_max") && d.BackoffMax < d.BackoffBase {
+		fail("alert_retry_backoff_max", d.BackoffMax.String(),
+			"must be at least alert_retry_backoff ("+d.BackoffBase.String()+")")
+	}
+	return errs
+}
