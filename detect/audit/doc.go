@@ -12,7 +12,11 @@
 //
 // JSONParser reads JSON lines (the log backend) and webhook bodies; the
 // plugin's msgpack decoder (plugin/record) walks the same schema over Fluent
-// Bit's records. Both apply the same rules for what counts: an empty value
+// Bit's records. JSONParser walks a document once with a small scanner of
+// its own (scan.go) that skips what the schema does not name without
+// allocating and accepts exactly the documents encoding/json.Valid accepts,
+// so what counts as malformed does not depend on the reader or the build;
+// JSONParser.Walk with a Node.Select of a few keys reads only those. Both apply the same rules for what counts: an empty value
 // is missing, a repeated key replaces the earlier one, the event time is
 // requestReceivedTimestamp, else stageTimestamp, else the legacy timestamp,
 // else the time the record carries, and only times between 1970 and 2200

@@ -1,300 +1,48 @@
 package audit
 
 import (
-	"bytes"
+	"encoding/json"
 	"errors"
-	"io"
-	"maps"
-	"reflect"
-	"slices"
-	"strconv"
-	"sync"
-	"unsafe"
-
-	jsoniter "github.com/json-iterator/go"
-	"github.com/modern-go/reflect2"
 )
-
-// ErrNotAudit marks a well-formed document that is neither an audit Event
-// nor an EventList.
-var ErrNotAudit = errors.New("not an audit event")
-
-// The JSON decoder is json-iterator's struct decoder, run on struct types
-// built at start-up from the shared mapping (EventSchema, BodySchema) with
-// reflect.StructOf. json-iterator matches struct keys without allocating
-// and skips every other key, so the mapping stays the one definition and
-// the decoder reads only the leaves it names. Leaves are read as views into
-// the document (no copy) by the decoders registered below.
-
-// view is a string leaf as it appears in the decoding structs.
-type view struct {
-	s       string
-	present bool
-}
-
-// viewList is a sourceIPs leaf; its backing array is reused across
-// documents.
-type viewList struct {
-	present bool
-	ipList
-}
-
-// itemList stands for EventList.items: its decoder emits each item as soon
-// as it is read, so that a large list is never held.
-type itemList struct{}
-
-// leafAt says where a leaf of the mapping sits in a decoding struct.
-type leafAt struct {
-	offset uintptr
-	field  Field
-	list   bool
-}
-
-// layout is a decoding struct built from a schema node.
-type layout struct {
-	typ    reflect.Type
-	leaves []leafAt
-}
-
-func buildLayout(n *Node) *layout {
-	l := &layout{}
-	l.typ = structFor(n, 0, l)
-	return l
-}
-
-// structFor returns a struct type with one field per key of n, tagged with
-// the key; base is the offset of this struct inside the outermost one.
-func structFor(n *Node, base uintptr, l *layout) reflect.Type {
-	fields := make([]reflect.StructField, 0, len(n.children))
-	kinds := make([]*Node, 0, len(n.children))
-	// Sorted keys make the type the same on every call: the offsets of a
-	// nested struct are taken from a second call for the same node.
-	for _, key := range slices.Sorted(maps.Keys(n.children)) {
-		c := n.children[key]
-		var t reflect.Type
-		switch c.Kind {
-		case String:
-			t = reflect.TypeOf(view{})
-		case StringList:
-			t = reflect.TypeOf(viewList{})
-		case Object:
-			t = structFor(c, 0, nil) // offsets fixed below, once known
-		case ObjectList:
-			t = reflect.TypeOf(itemList{})
-		default:
-			continue
-		}
-		fields = append(fields, reflect.StructField{
-			Name: "F" + strconv.Itoa(len(fields)),
-			Type: t,
-			Tag:  reflect.StructTag(`json:"` + key + `"`),
-		})
-		kinds = append(kinds, c)
-	}
-	typ := reflect.StructOf(fields)
-	objectTypes.Store(typ, leavesOf(typ, 0, nil))
-	if l == nil {
-		return typ
-	}
-	for i, c := range kinds {
-		off := base + typ.Field(i).Offset
-		switch c.Kind {
-		case String:
-			l.leaves = append(l.leaves, leafAt{offset: off, field: c.Field})
-		case StringList:
-			l.leaves = append(l.leaves, leafAt{offset: off, field: c.Field, list: true})
-		case Object:
-			structFor(c, off, l)
-		}
-	}
-	return typ
-}
-
-// objectTypes holds the struct types built for Object nodes: their
-// decoders are wrapped so that a value of another type (say "user": "")
-// counts as missing instead of failing the document.
-var objectTypes sync.Map
 
 var (
-	bodyLayout  = buildLayout(BodySchema)
-	eventLayout = buildLayout(EventSchema)
+	// ErrNotAudit marks a well-formed document that is neither an audit
+	// Event nor an EventList.
+	ErrNotAudit = errors.New("not an audit event")
+	// ErrMalformed marks a document that is not one RFC 8259 JSON value:
+	// what encoding/json.Valid refuses, and nothing else.
+	ErrMalformed = errors.New("malformed JSON")
 )
-
-// The configurations are private so that nothing here changes
-// json-iterator's global configuration (another Go plugin in the same
-// Fluent Bit may use it). Keys are matched case-sensitively, as
-// Elasticsearch and the API server do.
-//
-// fastAPI reads keys as views into the document: no allocation, but a key
-// holding an escaped quote stops it with an error. exactAPI unescapes every
-// key and string; a document the fast pass could not read is read again
-// with it, so escapes cost time only where they occur.
-var (
-	fastAPI  = newAPI(jsoniter.Config{CaseSensitive: true, ObjectFieldMustBeSimpleString: true})
-	exactAPI = newAPI(jsoniter.Config{CaseSensitive: true})
-)
-
-func newAPI(c jsoniter.Config) jsoniter.API {
-	api := c.Froze()
-	api.RegisterExtension(&viewExtension{})
-	return api
-}
-
-type viewExtension struct{ jsoniter.DummyExtension }
-
-func (*viewExtension) CreateDecoder(typ reflect2.Type) jsoniter.ValDecoder {
-	switch typ.Type1() {
-	case reflect.TypeOf(view{}):
-		return viewDecoder{}
-	case reflect.TypeOf(viewList{}):
-		return viewListDecoder{}
-	case reflect.TypeOf(itemList{}):
-		return itemListDecoder{}
-	}
-	return nil
-}
-
-func (*viewExtension) DecorateDecoder(typ reflect2.Type, dec jsoniter.ValDecoder) jsoniter.ValDecoder {
-	if leaves, ok := objectTypes.Load(typ.Type1()); ok {
-		return objectDecoder{dec, &layout{typ: typ.Type1(), leaves: leaves.([]leafAt)}}
-	}
-	return dec
-}
-
-// objectDecoder makes a repeated key replace the earlier object (as
-// encoding/json's maps and Elasticsearch do) and reads a non-object as
-// missing.
-type objectDecoder struct {
-	jsoniter.ValDecoder
-	l *layout
-}
-
-func (d objectDecoder) Decode(ptr unsafe.Pointer, it *jsoniter.Iterator) {
-	clearLeaves(d.l, ptr)
-	if it.WhatIsNext() != jsoniter.ObjectValue {
-		it.Skip()
-		return
-	}
-	d.ValDecoder.Decode(ptr, it)
-}
-
-// leavesOf lists the string and list leaves of a decoding struct.
-func leavesOf(typ reflect.Type, base uintptr, out []leafAt) []leafAt {
-	for i := 0; i < typ.NumField(); i++ {
-		f := typ.Field(i)
-		switch f.Type {
-		case reflect.TypeOf(view{}):
-			out = append(out, leafAt{offset: base + f.Offset})
-		case reflect.TypeOf(viewList{}):
-			out = append(out, leafAt{offset: base + f.Offset, list: true})
-		case reflect.TypeOf(itemList{}):
-		default:
-			out = leavesOf(f.Type, base+f.Offset, out)
-		}
-	}
-	return out
-}
-
-type viewDecoder struct{}
-
-func (viewDecoder) Decode(ptr unsafe.Pointer, it *jsoniter.Iterator) {
-	p := it.Attachment.(*JSONParser)
-	if s, ok := p.readString(it); ok {
-		*(*view)(ptr) = view{s: s, present: true}
-	} else {
-		// A repeated key replaces the earlier value, even with a
-		// non-string.
-		*(*view)(ptr) = view{}
-	}
-}
-
-type viewListDecoder struct{}
-
-// Decode takes an array of strings, or a single string as a one-entry list
-// (Elasticsearch accepts both for an ip field). Only the first
-// MaxSourceIPs-1 entries and the last are kept.
-func (viewListDecoder) Decode(ptr unsafe.Pointer, it *jsoniter.Iterator) {
-	p := it.Attachment.(*JSONParser)
-	l := (*viewList)(ptr)
-	l.present = true
-	l.reset()
-	switch it.WhatIsNext() {
-	case jsoniter.StringValue:
-		if s, ok := p.readString(it); ok {
-			l.add(s)
-		}
-	case jsoniter.ArrayValue:
-		it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
-			if s, ok := p.readString(it); ok {
-				l.add(s)
-			}
-			return !p.misparsed && it.Error == nil
-		})
-	default:
-		it.Skip()
-	}
-}
-
-type itemListDecoder struct{}
-
-func (itemListDecoder) Decode(_ unsafe.Pointer, it *jsoniter.Iterator) {
-	p := it.Attachment.(*JSONParser)
-	p.sawItems = true
-	if it.WhatIsNext() != jsoniter.ArrayValue {
-		it.Skip()
-		return
-	}
-	it.ReadArrayCB(func(it *jsoniter.Iterator) bool {
-		if it.WhatIsNext() != jsoniter.ObjectValue {
-			it.Skip()
-			return it.Error == nil
-		}
-		clearLeaves(eventLayout, p.itemBase)
-		it.ReadVal(p.itemVal)
-		if p.misparsed || it.Error != nil {
-			return false
-		}
-		p.emitFrom(eventLayout, p.itemBase)
-		return true
-	})
-}
 
 // JSONParser reads audit events from JSON documents: a line of the API
-// server's log backend (an Event) or an EventList. It reads only the
-// leaves of the mapping, as views into the document, and skips everything
-// else, so a RequestResponse line of hundreds of kilobytes costs a scan, not
-// a decode. A JSONParser is not safe for concurrent use; keep one per
+// server's log backend (an Event) or an EventList. It walks the document
+// once against the mapping (BodySchema): the leaves it names are handed to
+// a Record as views into the document, every other value is skipped by the
+// scanner (scan.go), which also checks that the whole document is valid
+// JSON, so a RequestResponse line of hundreds of kilobytes costs a scan,
+// not a decode. Nothing is allocated, except a string the mapping reads
+// that holds an escape: it is unescaped by encoding/json into a new
+// string. A JSONParser is not safe for concurrent use; keep one per
 // goroutine.
 type JSONParser struct {
-	fast     *jsoniter.Iterator
-	exactIt  *jsoniter.Iterator
-	bodyVal  any // *struct of bodyLayout.typ
-	bodyBase unsafe.Pointer
-	itemVal  any // *struct of eventLayout.typ
-	itemBase unsafe.Pointer
-	rec      Record
-	ev       Event
-	emit     func(*Event)
+	scanner
+	rec    Record // the document's own leaves
+	item   Record // the EventList item being read
+	ev     Event
+	emit   func(*Event)
+	onItem func(*Record) // p.emitItem, bound once
+	// items takes each object of an ObjectList during a walk; nil: the
+	// list is skipped.
+	items    func(*Record)
 	time     int64
 	events   int
 	sawItems bool
-	// exact is set while re-reading a document the fast pass could not
-	// read (an escaped quote in a key or a string).
-	exact     bool
-	misparsed bool
-	// replayed counts events the exact pass must not emit again: the items
-	// of an EventList that the fast pass emitted before it stopped.
-	replayed int
 }
 
 // NewJSONParser returns a parser ready for use.
 func NewJSONParser() *JSONParser {
-	p := &JSONParser{fast: jsoniter.NewIterator(fastAPI), exactIt: jsoniter.NewIterator(exactAPI)}
-	p.fast.Attachment, p.exactIt.Attachment = p, p
-	body := reflect.New(bodyLayout.typ)
-	p.bodyVal, p.bodyBase = body.Interface(), body.UnsafePointer()
-	item := reflect.New(eventLayout.typ)
-	p.itemVal, p.itemBase = item.Interface(), item.UnsafePointer()
+	p := &JSONParser{}
+	p.onItem = p.emitItem
 	return p
 }
 
@@ -304,134 +52,260 @@ func NewJSONParser() *JSONParser {
 // with no time at all is emitted with Time 0 for the caller to count. The
 // Event and its strings are valid only during the call to emit.
 //
-// It returns the number of events emitted and an error when the document is
-// malformed (ErrNotAudit when it is valid JSON of another kind). Items of an
-// EventList emitted before a syntax error are not taken back.
+// It returns the number of events emitted, and ErrMalformed when the
+// document is not valid JSON, ErrNotAudit when it is valid JSON of another
+// kind. Items of an EventList are emitted as they are read: those emitted
+// before a syntax error are not taken back.
 func (p *JSONParser) Parse(doc []byte, recordTime int64, emit func(*Event)) (int, error) {
 	p.emit, p.time, p.events = emit, recordTime, 0
-	err := p.parse(p.fast, doc)
-	if p.misparsed || (err != nil && err != ErrNotAudit) {
-		// Read the document again exactly; the items the fast pass
-		// emitted before it stopped are not emitted twice.
-		p.exact, p.replayed = true, p.events
-		err = p.parse(p.exactIt, doc)
-		p.exact, p.replayed = false, 0
+	err := p.Walk(doc, BodySchema, &p.rec, p.onItem)
+	if err == nil {
+		if p.rec.IsAuditEvent() {
+			p.emitRecord(&p.rec)
+		} else if !p.sawItems {
+			err = ErrNotAudit
+		}
 	}
 	p.emit = nil
 	return p.events, err
 }
 
-func (p *JSONParser) parse(it *jsoniter.Iterator, doc []byte) error {
-	p.misparsed, p.sawItems = false, false
-	it.ResetBytes(doc)
-	it.Error = nil
-	if next := it.WhatIsNext(); next != jsoniter.ObjectValue {
-		// Valid JSON of another kind is not an audit event; anything else
-		// is malformed. (json-iterator reports a number that ends the
-		// input as io.EOF.)
-		it.Skip()
-		if it.Error != nil && !(it.Error == io.EOF && next == jsoniter.NumberValue) {
-			return it.Error
-		}
+func (p *JSONParser) emitItem(r *Record) {
+	if r.IsAuditEvent() {
+		p.emitRecord(r)
+	}
+}
+
+func (p *JSONParser) emitRecord(r *Record) {
+	r.Event(&p.ev, p.time)
+	p.events++
+	p.emit(&p.ev)
+}
+
+// Walk reads doc, one JSON document, with schema (an Object node, such as
+// BodySchema, or a few keys of it from Select): rec is reset and given the
+// leaves schema names, and every other value is skipped. items is called
+// with the leaves of each object of an ObjectList of schema
+// (EventList.items) as soon as it is read (its Record is reused: it is
+// valid during the call); with a nil items, the list is skipped.
+//
+// The whole document is checked whatever schema names: Walk returns
+// ErrMalformed exactly when encoding/json.Valid refuses doc (items already
+// handed over are not taken back), ErrNotAudit when it is valid JSON but
+// not an object, and nil otherwise. A repeated key replaces what the
+// earlier one set (Record.Unset); a leaf of another type than the mapping
+// expects counts as missing.
+func (p *JSONParser) Walk(doc []byte, schema *Node, rec *Record, items func(*Record)) error {
+	rec.Reset()
+	p.items, p.sawItems = items, false
+	i := ws(doc, 0)
+	var end int
+	if i < len(doc) && doc[i] == '{' {
+		end = p.object(doc, i+1, schema, rec, 1)
+	} else if end = p.skip(doc, i, 0); end >= 0 && ws(doc, end) == len(doc) {
 		return ErrNotAudit
 	}
-	clearLeaves(bodyLayout, p.bodyBase)
-	it.ReadVal(p.bodyVal)
-	if p.misparsed {
-		return nil
-	}
-	if it.Error != nil {
-		return it.Error
-	}
-	if !p.emitFrom(bodyLayout, p.bodyBase) && !p.sawItems {
-		return ErrNotAudit
+	p.items = nil
+	if end < 0 || ws(doc, end) != len(doc) {
+		return ErrMalformed
 	}
 	return nil
 }
 
-// emitFrom turns a decoded struct into an Event and hands it over when it
-// is an audit event.
-func (p *JSONParser) emitFrom(l *layout, base unsafe.Pointer) bool {
-	r := &p.rec
-	r.Reset()
-	for _, leaf := range l.leaves {
-		at := unsafe.Add(base, leaf.offset)
-		if leaf.list {
-			if v := (*viewList)(at); v.present {
-				r.setSourceIPs(&v.ipList)
+// object reads the members of an object at depth, from just after its
+// '{', with n's keys, and returns the index after its '}'.
+func (p *JSONParser) object(b []byte, i int, n *Node, rec *Record, depth int) int {
+	if i = ws(b, i); i < len(b) && b[i] == '}' {
+		return i + 1
+	}
+	for {
+		if i >= len(b) || b[i] != '"' {
+			return bad
+		}
+		end, esc := str(b, i)
+		if end < 0 {
+			return bad
+		}
+		var child *Node
+		if !esc {
+			child = n.Child(b[i+1 : end-1])
+		} else if end-i-2 <= 6*n.keys.maxLen {
+			// An escape takes at most 6 bytes per byte it stands for: a
+			// longer key is none of n's.
+			child = n.lookup(unescape(b[i:end]))
+		}
+		if i = ws(b, end); i >= len(b) || b[i] != ':' {
+			return bad
+		}
+		switch i = ws(b, i+1); {
+		case child != nil:
+			i = p.value(b, i, child, rec, depth)
+		case i < len(b) && b[i] == '"':
+			i, _ = str(b, i)
+		default:
+			i = p.skip(b, i, depth)
+		}
+		if i < 0 {
+			return bad
+		}
+		if i = ws(b, i); i >= len(b) {
+			return bad
+		}
+		switch b[i] {
+		case ',':
+			i = ws(b, i+1)
+		case '}':
+			return i + 1
+		default:
+			return bad
+		}
+	}
+}
+
+// value reads the value at b[i] of a member of an object at depth, for
+// the mapping's node n. A value of another type than n expects replaces
+// what an earlier one set and is skipped.
+func (p *JSONParser) value(b []byte, i int, n *Node, rec *Record, depth int) int {
+	var c byte
+	if i < len(b) {
+		c = b[i]
+	}
+	switch n.Kind {
+	case String:
+		if c == '"' {
+			end, esc := str(b, i)
+			if end < 0 {
+				return bad
 			}
-			continue
+			rec.Set(n.Field, text(b[i:end], esc))
+			return end
 		}
-		if v := (*view)(at); v.present {
-			r.Set(leaf.field, v.s)
+		rec.Unset(n.fields)
+	case StringList:
+		// A single string is a one-entry list, as Elasticsearch reads an
+		// ip field.
+		rec.StartSourceIPs()
+		if c == '"' {
+			end, esc := str(b, i)
+			if end < 0 {
+				return bad
+			}
+			rec.AddSourceIP(text(b[i:end], esc))
+			return end
+		}
+		if c == '[' {
+			return p.stringList(b, i+1, rec, depth+1)
+		}
+	case Object:
+		rec.Unset(n.fields)
+		if c == '{' {
+			if depth+1 > maxDepth {
+				return bad
+			}
+			return p.object(b, i+1, n, rec, depth+1)
+		}
+	case ObjectList:
+		p.sawItems = true
+		if c == '[' && p.items != nil {
+			return p.objectList(b, i+1, n, depth+1)
 		}
 	}
-	if !r.IsAuditEvent() {
-		return false
-	}
-	if p.replayed > 0 {
-		p.replayed--
-		return true
-	}
-	r.Event(&p.ev, p.time)
-	p.events++
-	p.emit(&p.ev)
-	return true
+	return p.skip(b, i, depth)
 }
 
-func clearLeaves(l *layout, base unsafe.Pointer) {
-	for _, leaf := range l.leaves {
-		at := unsafe.Add(base, leaf.offset)
-		if leaf.list {
-			v := (*viewList)(at)
-			v.present = false
-			v.reset()
-			continue
+// stringList reads the elements of a sourceIPs array at depth, from just
+// after its '['; elements that are not strings are skipped.
+func (p *JSONParser) stringList(b []byte, i int, rec *Record, depth int) int {
+	if depth > maxDepth {
+		return bad
+	}
+	if i = ws(b, i); i < len(b) && b[i] == ']' {
+		return i + 1
+	}
+	for {
+		if i < len(b) && b[i] == '"' {
+			end, esc := str(b, i)
+			if end < 0 {
+				return bad
+			}
+			rec.AddSourceIP(text(b[i:end], esc))
+			i = end
+		} else if i = p.skip(b, i, depth); i < 0 {
+			return bad
 		}
-		*(*view)(at) = view{}
+		if i = ws(b, i); i >= len(b) {
+			return bad
+		}
+		switch b[i] {
+		case ',':
+			i = ws(b, i+1)
+		case ']':
+			return i + 1
+		default:
+			return bad
+		}
 	}
 }
 
-// readString reads a string value as a view into the document when it has
-// no escapes; escaped strings are unescaped into a new string. Values of
-// other types are skipped and count as missing.
-func (p *JSONParser) readString(it *jsoniter.Iterator) (string, bool) {
-	if it.WhatIsNext() != jsoniter.StringValue {
-		it.Skip()
-		return "", false
+// objectList reads the elements of an EventList's items array at depth,
+// from just after its '[', handing each object's leaves to p.items as soon
+// as it is read, so that a large list is never held.
+func (p *JSONParser) objectList(b []byte, i int, n *Node, depth int) int {
+	if depth > maxDepth {
+		return bad
 	}
-	if p.exact {
-		return it.ReadString(), it.Error == nil
+	if i = ws(b, i); i < len(b) && b[i] == ']' {
+		return i + 1
 	}
-	// ReadStringAsSlice stops at the first '"' byte. That is the end of the
-	// string unless it is escaped: an odd run of backslashes before it.
-	raw := it.ReadStringAsSlice()
-	if it.Error != nil {
-		return "", false
+	items := p.items
+	for {
+		if i < len(b) && b[i] == '{' {
+			if depth+1 > maxDepth {
+				return bad
+			}
+			p.item.Reset()
+			p.items = nil // p.item is in use: a list inside an item is skipped
+			i = p.object(b, i+1, n, &p.item, depth+1)
+			p.items = items
+			if i < 0 {
+				return bad
+			}
+			items(&p.item)
+		} else if i = p.skip(b, i, depth); i < 0 {
+			return bad
+		}
+		if i = ws(b, i); i >= len(b) {
+			return bad
+		}
+		switch b[i] {
+		case ',':
+			i = ws(b, i+1)
+		case ']':
+			return i + 1
+		default:
+			return bad
+		}
 	}
-	backslashes := 0
-	for i := len(raw) - 1; i >= 0 && raw[i] == '\\'; i-- {
-		backslashes++
-	}
-	if backslashes%2 == 1 {
-		p.misparsed = true
-		// Stop the decoder here; Parse reads the document again exactly.
-		it.ReportError("readString", "escaped quote")
-		return "", false
-	}
-	if bytes.IndexByte(raw, '\\') >= 0 {
-		return unescapeJSON(raw), true
-	}
-	return borrow(raw), true
 }
 
-// unescapeJSON decodes the escapes of a JSON string body (without quotes)
-// with json-iterator, so that \u sequences and surrogate pairs follow the
-// JSON rules exactly.
-func unescapeJSON(body []byte) string {
-	quoted := make([]byte, 0, len(body)+2)
-	quoted = append(quoted, '"')
-	quoted = append(quoted, body...)
-	quoted = append(quoted, '"')
-	return jsoniter.ParseBytes(exactAPI, quoted).ReadString()
+// text is the content of a scanned string (quotes included): a view into
+// the document, or, when it holds an escape, a new string unescaped.
+func text(quoted []byte, esc bool) string {
+	if esc {
+		return unescape(quoted)
+	}
+	return borrow(quoted[1 : len(quoted)-1])
+}
+
+// unescape decodes a scanned string (quotes included) exactly as
+// encoding/json does, the reading every other tool here (and test/model)
+// makes of a line: invalid UTF-8 and lone surrogates become U+FFFD, and a
+// surrogate escape that pairs with the next is one character.
+// (json-iterator's ReadString differs on "\ud800\ud800\udc00".)
+func unescape(quoted []byte) string {
+	var s string
+	if json.Unmarshal(quoted, &s) != nil {
+		return "" // not reached: the scanner accepted the string
+	}
+	return s
 }

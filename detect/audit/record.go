@@ -97,7 +97,7 @@ func (r *Record) IsAuditEvent() bool {
 // carries no usable timestamp. It reports false when no time is known.
 func (r *Record) Event(ev *Event, recordTime int64) bool {
 	ev.Reset()
-	ev.Time = r.firstTime(recordTime, ReceivedAt, StageAt, LegacyTimestamp)
+	ev.Time = r.Time(recordTime)
 	ev.Verb = r.Get(Verb)
 	ev.Resource = r.Get(Resource)
 	ev.Name = r.Get(Name)
@@ -114,6 +114,12 @@ func (r *Record) Event(ev *Event, recordTime int64) bool {
 	}
 	ev.SourceIPCount = r.ips.n
 	return ev.Time != 0
+}
+
+// Time is the event time Event gives (Unix ns): the first usable
+// timestamp, else fallback.
+func (r *Record) Time(fallback int64) int64 {
+	return r.firstTime(fallback, ReceivedAt, StageAt, LegacyTimestamp)
 }
 
 // firstTime returns the time of the first of the fields that holds a

@@ -48,12 +48,92 @@ type Node struct {
 	children map[string]*Node
 	// fields is the set of leaves at or under this node (bit per field).
 	fields uint32
+	keys   keyTable
 }
 
 // Child returns the node for key inside an Object node, nil when the key is
 // not read.
-func (n *Node) Child(key []byte) *Node {
-	return n.children[string(key)]
+func (n *Node) Child(key []byte) *Node { return n.lookup(borrow(key)) }
+
+func (n *Node) lookup(key string) *Node {
+	if len(key) == 0 {
+		return nil // never a key of the mapping
+	}
+	t := &n.keys
+	if s := &t.slots[t.slot(len(key), key[0], key[len(key)-1])]; key == s.key {
+		return s.node
+	}
+	if t.collided {
+		return n.children[key]
+	}
+	return nil
+}
+
+// keyTable finds a key by a slot of its length and end bytes and one
+// comparison, cheaper than hashing it whole: most keys of an audit
+// document are not read, and end at an empty slot.
+type keyTable struct {
+	// slot = (length*mulLen + first byte*mulFirst + last byte) % keySlots,
+	// with the first multipliers that give every key a slot of its own.
+	mulLen, mulFirst int
+	slots            [keySlots]struct {
+		key  string // "" for an empty slot
+		node *Node
+	}
+	collided bool // no such multipliers: a miss is looked up in children
+	maxLen   int  // of the longest key
+}
+
+const keySlots = 64
+
+func (t *keyTable) slot(size int, first, last byte) int {
+	return (size*t.mulLen + int(first)*t.mulFirst + int(last)) & (keySlots - 1)
+}
+
+func (t *keyTable) build(children map[string]*Node) {
+	for key := range children {
+		t.maxLen = max(t.maxLen, len(key))
+	}
+	for t.mulLen = 1; t.mulLen < keySlots; t.mulLen++ {
+		for t.mulFirst = 1; t.mulFirst < keySlots; t.mulFirst++ {
+			if t.place(children) {
+				return
+			}
+		}
+	}
+	t.mulLen, t.mulFirst, t.collided = 7, 3, true
+	t.place(children)
+}
+
+// place puts the keys in their slots and reports whether each has its own.
+func (t *keyTable) place(children map[string]*Node) bool {
+	t.slots = [keySlots]struct {
+		key  string
+		node *Node
+	}{}
+	ok := true
+	for key, c := range children {
+		s := &t.slots[t.slot(len(key), key[0], key[len(key)-1])]
+		if s.key != "" {
+			ok = false
+			continue
+		}
+		s.key, s.node = key, c
+	}
+	return ok
+}
+
+// Select returns an Object node with only the given keys of n (an Object
+// node): a walk with it reads those keys and skips every other value, for
+// a reader that needs a few top-level fields only.
+func (n *Node) Select(keys ...string) *Node {
+	m := make(map[string]*Node, len(keys))
+	for _, k := range keys {
+		if c := n.children[k]; c != nil {
+			m[k] = c
+		}
+	}
+	return object(m)
 }
 
 // EachChild calls f for each key of an Object node, in no set order: for
@@ -84,6 +164,7 @@ func object(keys map[string]*Node) *Node {
 
 func (n *Node) setChildren(keys map[string]*Node) {
 	n.children = keys
+	n.keys.build(keys)
 	for _, c := range keys {
 		if c.Kind != ObjectList {
 			n.fields |= c.fields

@@ -203,9 +203,13 @@ func TestZeroAllocs(t *testing.T) {
 	}
 	mixed := append(append(groupStart(), v2(nil, tsFixExt8(recSec, 0), mp(t, otherLog))...), groupEnd()...)
 	mixed = v2(mixed, tsUint(recSec), logBody("log", "plain text"))
-	// Not here: a RecordKey string that is broken JSON. json-iterator's
-	// error (fmt.Errorf) allocates in audit.JSONParser: ~10 allocations
-	// for such a record.
+	// RecordKey strings that are broken JSON, of another kind, or nested
+	// past the depth limit, and an EventList line.
+	mixed = v2(mixed, tsUint(recSec), logBody("log", sampleGet[:len(sampleGet)/2]))
+	mixed = v2(mixed, tsUint(recSec), logBody("log", sampleGet+"}"))
+	mixed = v2(mixed, tsUint(recSec), logBody("log", `{"level":"info","msg":"x"}`))
+	mixed = v2(mixed, tsUint(recSec), logBody("log", `{"a":`+strings.Repeat("[", 10001)+strings.Repeat("]", 10001)+`}`))
+	mixed = v2(mixed, tsUint(recSec), logBody("log", eventList(sampleGet, secondGet)))
 	mixed = append(mixed, 0x91, 0xc0)
 	mixed = v2(mixed, tsUint(recSec), append(msgp.AppendString(msgp.AppendMapHeader(nil, 1), "x"), append(make([]byte, 20000), 0xc0)...))
 	for i := range 20000 {

@@ -54,9 +54,10 @@
 // later null unsets a leaf, a repeated object replaces every leaf of the
 // earlier one), so both decoders give the same Events for a document.
 //
-// Zero-copy: Event strings alias the payload. Nothing is allocated per
-// record once a Decoder is warm, except by audit.JSONParser for a
-// RecordKey string that is broken JSON (json-iterator's error).
+// Zero-copy: Event strings alias the payload, RecordKey strings included
+// (audit.JSONParser reads them in place). Nothing is allocated per record
+// once a Decoder is warm, except by audit.JSONParser for a leaf of a
+// RecordKey string that holds a JSON escape (unescaped into a new string).
 //
 // Reading is split in two (see fast.go): the few encodings that make up
 // nearly every byte of an audit record (the Fluent Bit >= 2.1 header with

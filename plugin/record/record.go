@@ -44,8 +44,8 @@ func (c *Counts) Add(o Counts) {
 }
 
 // maxDepth bounds the nesting of a record body (the body map is depth 1),
-// as json-iterator bounds a JSON document: a body nested deeper is
-// malformed.
+// as audit.JSONParser (and encoding/json) bound a JSON document: a body
+// nested deeper is malformed.
 const maxDepth = 10000
 
 // maxPending bounds the EventList items held back until their record is
