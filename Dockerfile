@@ -25,7 +25,7 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY detect ./detect
 COPY plugin ./plugin
-RUN CGO_ENABLED=1 go build -trimpath -tags jsoniter_sloppy -buildmode=c-shared \
+RUN CGO_ENABLED=1 go build -trimpath -buildmode=c-shared \
       -o /out/out_k8s_secret_enum.so ./plugin
 
 FROM fluent/fluent-bit:${FLUENT_BIT_VERSION}

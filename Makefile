@@ -11,9 +11,6 @@
 
 GO        ?= go
 BUILD     ?= build
-# Zero-allocation JSON skipping: json-iterator's own faster skip of values
-# the rule does not read. Every build, test and benchmark uses it.
-export GOFLAGS := $(strip $(GOFLAGS) -tags=jsoniter_sloppy)
 export CGO_ENABLED := 1
 
 SO        := $(BUILD)/out_k8s_secret_enum.so
