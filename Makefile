@@ -33,7 +33,7 @@ SAMPLE         := test/testdata/sample-audit.log.gz
 # Pure Go packages run under the race detector; the cgo plugin is exercised
 # through the C host instead (a -race build of the .so cannot be loaded).
 # test/model's differential tests run a short pass here (see its flags).
-UNIT_PKGS := ./detect/... ./plugin/config ./plugin/deliver ./plugin/record ./plugin/statefile \
+UNIT_PKGS := ./detect/... ./plugin/config ./plugin/deliver ./plugin/metrics ./plugin/record ./plugin/statefile \
              ./plugin/logging ./test/chunk ./test/receiver/... ./test/model
 FUZZ_TARGETS := ./detect/audit:FuzzParseJSON ./detect/audit:FuzzEventList ./detect/audit:FuzzParseTime ./plugin/record:FuzzDecode ./plugin/record:FuzzEquivalence ./plugin/config:FuzzParse ./test/model:FuzzModel
 

@@ -35,6 +35,7 @@ func guard(where string, rc *int, failure int) {
 func FLBPluginRegister(def unsafe.Pointer) (rc int) {
 	rc = -1
 	defer guard("FLBPluginRegister", &rc, -1)
+	newConfiguration()
 	return output.FLBPluginRegister(def, pluginName, pluginDescription)
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/config"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/deliver"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/logging"
+	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/metrics"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/record"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/statefile"
 )
@@ -53,6 +54,10 @@ type instance struct {
 
 	sender *deliver.Sender
 
+	output   string          // the metrics' output label
+	metrics  *metrics.Member // nil without metrics_listen
+	lastTick atomic.Int64    // Unix ns of the timer's last run, for /healthz
+
 	stop     chan struct{}
 	done     chan struct{}
 	exitOnce sync.Once
@@ -64,6 +69,7 @@ type instance struct {
 
 func newInstance(g config.Getter, logOut io.Writer) (*instance, error) {
 	id := instances.Add(1) - 1
+	output := nextOutput()
 	log := logging.New(logOut, logging.Info, "#"+strconv.FormatInt(id, 10))
 	cfg, err := config.Parse(g, config.Plugin)
 	if err != nil {
@@ -75,7 +81,7 @@ func newInstance(g config.Getter, logOut io.Writer) (*instance, error) {
 	}
 	log.SetLevel(cfg.LogLevel)
 
-	in := &instance{id: id, log: log, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{}), lastStats: time.Now()}
+	in := &instance{id: id, output: output, log: log, cfg: cfg, stop: make(chan struct{}), done: make(chan struct{}), lastStats: time.Now()}
 	in.sender, err = deliver.New(cfg.Delivery, log)
 	if err != nil {
 		log.Errorf("alert delivery: %v", err)
@@ -89,6 +95,13 @@ func newInstance(g config.Getter, logOut io.Writer) (*instance, error) {
 	}
 	in.process = in.engine.Process
 	in.decoder = record.NewDecoder(record.Options{RecordKey: cfg.RecordKey})
+	in.lastTick.Store(time.Now().UnixNano())
+	if err := in.serveMetrics(); err != nil {
+		in.sender.Close()
+		log.Errorf("configuration: %v", err)
+		log.Errorf("not starting: fix the [OUTPUT] properties above (see the README for every key)")
+		return nil, err
+	}
 	if cfg.StateFile != "" {
 		in.state = statefile.New(cfg.StateFile, log)
 		in.state.Restore(in.engine)
@@ -209,6 +222,7 @@ func (in *instance) tick(now time.Time) {
 		}
 		in.lastMalformed = malformed
 	}
+	in.lastTick.Store(now.UnixNano())
 	if in.cfg.StatsInterval > 0 && now.Sub(in.lastStats) >= in.cfg.StatsInterval {
 		in.lastStats = now
 		in.log.Infof("%s", in.statsLine())
@@ -254,6 +268,7 @@ func (in *instance) exit() {
 		if st.Pending > 0 || st.Dropped() > 0 {
 			in.log.Warnf("exit: %d alert(s) not delivered (%d still pending%s)", st.Dropped()+uint64(st.Pending), st.Pending, spoolNote(&in.cfg))
 		}
+		in.metrics.Leave()
 		in.log.Infof("stopped")
 	})
 }

@@ -24,6 +24,7 @@ type Config struct {
 	StateSaveInterval time.Duration
 	StatsInterval     time.Duration
 	LogLevel          logging.Level
+	MetricsListen     string
 
 	basicPasswordFile string
 }
@@ -164,6 +165,9 @@ func build() []Setting {
 		choice(func(c *Config) *logging.Level { return &c.LogLevel },
 			is("off", logging.Off), is("error", logging.Error), is("warn", logging.Warn), is("warning", logging.Warn),
 			is("info", logging.Info), is("debug", logging.Debug), is("trace", logging.Trace))).EnvDefault = "FLB_LOG_LEVEL"
+	add("metrics_listen", Operation, "",
+		"`host:port` to serve Prometheus metrics (`/metrics`) and `/healthz` on, e.g. `0.0.0.0:2021`; off when unset (see Metrics below)",
+		text(func(c *Config) *string { return &c.MetricsListen }))
 	return t
 }
 

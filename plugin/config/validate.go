@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 	"strconv"
 	"strings"
@@ -100,9 +101,30 @@ func (c *Config) validate(profile Profile, bad map[string]bool) []error {
 			fail("alert_tls_cert_file", d.TLSCertFile, "cannot load the certificate and key: "+err.Error())
 		}
 	}
+	if c.MetricsListen != "" {
+		if reason := checkListen(c.MetricsListen); reason != "" {
+			fail("metrics_listen", c.MetricsListen, reason)
+		}
+	}
 	if ok("alert_retry_backoff", "alert_retry_backoff_max") && d.BackoffMax < d.BackoffBase {
 		fail("alert_retry_backoff_max", d.BackoffMax.String(),
 			"must be at least alert_retry_backoff ("+d.BackoffBase.String()+")")
 	}
 	return errs
+}
+
+// checkListen says what is wrong with a listen address, or "". Whether the
+// address can be bound is found out at start, when it is.
+func checkListen(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return `want host:port, such as "0.0.0.0:2021", "127.0.0.1:2021" or "[::]:2021"`
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return "the port must be a number from 0 to 65535"
+	}
+	if strings.ContainsAny(host, "/ ") {
+		return "the host must be an address or a host name"
+	}
+	return ""
 }

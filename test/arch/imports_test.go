@@ -23,11 +23,12 @@ var allowed = map[string][]string{
 	"plugin/logging":             {},
 	"plugin/record":              {"detect/audit"},
 	"plugin/deliver":             {"plugin/logging"},
+	"plugin/metrics":             {"plugin/logging"},
 	"plugin/statefile":           {"detect", "plugin/logging"},
 	"plugin/config":              {"detect", "detect/rule", "plugin/deliver", "plugin/logging"},
 	"plugin/cmd/k8s-secret-enum": {"detect", "detect/audit", "plugin/config"},
 	"plugin": {"detect", "detect/audit", "plugin/config", "plugin/deliver", "plugin/logging",
-		"plugin/record", "plugin/statefile"},
+		"plugin/metrics", "plugin/record", "plugin/statefile"},
 }
 
 type pkg struct {
