@@ -233,9 +233,8 @@ func selects(selector, labels map[string]string) bool {
 // TestOutputKeysAccepted: the plugin's own parser accepts the rendered
 // [OUTPUT] (Fluent Bit's --dry-run does not run the plugin's Init, and
 // accepts any key for a Go plugin). The credential files are read from the
-// materialized pod; metrics_listen is accepted only once the plugin has it.
+// materialized pod.
 func TestOutputKeysAccepted(t *testing.T) {
-	known := slices.Contains(config.Keys(), "metrics_listen")
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
 			p := daemonSetPod(t, v.objs(t))
@@ -250,10 +249,6 @@ func TestOutputKeysAccepted(t *testing.T) {
 				if path.IsAbs(val) {
 					props[k] = fs.host(val)
 				}
-			}
-			if _, ok := props["metrics_listen"]; ok && !known {
-				t.Logf("metrics_listen is not a key of this plugin version yet: checked without it")
-				delete(props, "metrics_listen")
 			}
 			if _, err := config.Parse(props, config.Plugin); err != nil {
 				t.Errorf("the plugin refuses the rendered [OUTPUT]: %v", err)

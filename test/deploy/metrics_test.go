@@ -1,0 +1,160 @@
+package deploy
+
+import (
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
+)
+
+// TestMetricsEndpointServes runs the configuration rendered with
+// values-metrics.yaml in the real Fluent Bit: the endpoint of its
+// metrics_listen (moved to a free loopback port; TestMetricsScrape checks
+// the rendered port against the pod's) answers /healthz, and a scrape,
+// parsed with Prometheus' text parser, counts the harvest appended to the
+// audit log: 4 audit events, 3 matching (the Helm release read is
+// excluded), one `new` alert, sent.
+func TestMetricsEndpointServes(t *testing.T) {
+	bins := fluentBits(t)
+	so := soPath(t)
+	p := daemonSetPod(t, variants[1].objs(t))
+	c, _ := p.mainContainer()
+	cfg, problems := p.loadConfig(c)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	var auditLog string
+	for _, r := range cfg.Refs {
+		if r.Role == roleAuditLog {
+			auditLog = r.Path
+		}
+	}
+	if outputProperties(cfg).Get("metrics_listen") == "" || auditLog == "" {
+		t.Fatalf("the metrics values render no metrics_listen or no audit log")
+	}
+	for _, fb := range bins {
+		t.Run(fb.Version, func(t *testing.T) {
+			fs := materialize(t, p, so)
+			rcv := newReceiver(t)
+			addr := "127.0.0.1:" + strconv.Itoa(freePort(t))
+			setKey(t, fs.config, "SERVICE", "", "HTTP_Listen", "127.0.0.1")
+			setKey(t, fs.config, "SERVICE", "", "HTTP_Port", strconv.Itoa(freePort(t)))
+			setKey(t, fs.config, "OUTPUT", pluginName, "alert_url", rcv.URL+"/alerts")
+			setKey(t, fs.config, "OUTPUT", pluginName, "metrics_listen", addr)
+			logPath := fs.host(auditLog)
+			writeFile(t, logPath, "", 0o600)
+			var logs syncBuffer
+			proc := start(t, &logs, fb.Path, fs.args...)
+			waitFor(t, &logs, proc, "the tail input to watch "+logPath, func(s string) bool {
+				return strings.Contains(s, "inotify_fs_add") && strings.Contains(s, logPath)
+			})
+			if code, body := get(t, "http://"+addr+"/healthz"); code != 200 || body != "output 0: ok\n" {
+				t.Errorf("/healthz: %d %q", code, body)
+			}
+			appendHarvest(t, logPath)
+			select {
+			case <-rcv.alerts:
+			case <-proc.done:
+				t.Fatalf("fluent-bit exited (%v) before an alert:\n%s", proc.err, logs.String())
+			case <-time.After(time.Minute):
+				t.Fatalf("no alert within a minute:\n%s", logs.String())
+			}
+			want := map[string]float64{
+				"k8s_secret_enum_audit_events_total":               4,
+				"k8s_secret_enum_matching_events_total":            3,
+				`k8s_secret_enum_alerts_total{type="new"}`:         1,
+				"k8s_secret_enum_alerts_sent_total":                1,
+				`k8s_secret_enum_skipped_total{reason="not_audit"}`: 0,
+				"k8s_secret_enum_fingerprints":                     1,
+			}
+			var got map[string]float64
+			// the receiver has the alert a moment before the sender has
+			// its answer
+			for deadline := time.Now().Add(time.Minute); ; time.Sleep(50 * time.Millisecond) {
+				got = scrapeOutput(t, addr, "0")
+				if got["k8s_secret_enum_alerts_sent_total"] >= 1 || time.Now().After(deadline) {
+					break
+				}
+			}
+			for k, v := range want {
+				if g, ok := got[k]; !ok || g != v {
+					t.Errorf("%s = %v (present %v), want %v", k, g, ok, v)
+				}
+			}
+			if err := proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+				t.Fatal(err)
+			}
+			select {
+			case <-proc.done:
+			case <-time.After(time.Minute):
+				t.Fatalf("fluent-bit still running a minute after SIGTERM")
+			}
+			if c, err := net.DialTimeout("tcp", addr, 5*time.Second); err == nil {
+				c.Close()
+				t.Errorf("%s still open after Fluent Bit exited", addr)
+			}
+		})
+	}
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// scrapeOutput parses /metrics with Prometheus' text parser and returns
+// the plugin's series of one output label: name{other labels} → value.
+func scrapeOutput(t *testing.T, addr, output string) map[string]float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	p := expfmt.NewTextParser(model.LegacyValidation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("the Prometheus text parser refuses the scrape: %v", err)
+	}
+	out := map[string]float64{}
+	for name, f := range fams {
+		for _, m := range f.Metric {
+			key, mine := name, false
+			var extra []string
+			for _, l := range m.Label {
+				if l.GetName() == "output" {
+					mine = l.GetValue() == output
+				} else {
+					extra = append(extra, l.GetName()+`="`+l.GetValue()+`"`)
+				}
+			}
+			if !mine {
+				continue
+			}
+			if len(extra) > 0 {
+				key += "{" + strings.Join(extra, ",") + "}"
+			}
+			switch f.GetType() {
+			case dto.MetricType_COUNTER:
+				out[key] = m.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				out[key] = m.GetGauge().GetValue()
+			}
+		}
+	}
+	return out
+}
