@@ -68,12 +68,12 @@ func TestMetricsEndpointServes(t *testing.T) {
 				t.Fatalf("no alert within a minute:\n%s", logs.String())
 			}
 			want := map[string]float64{
-				"k8s_secret_enum_audit_events_total":               4,
-				"k8s_secret_enum_matching_events_total":            3,
-				`k8s_secret_enum_alerts_total{type="new"}`:         1,
-				"k8s_secret_enum_alerts_sent_total":                1,
+				"k8s_secret_enum_audit_events_total":                4,
+				"k8s_secret_enum_matching_events_total":             3,
+				`k8s_secret_enum_alerts_total{type="new"}`:          1,
+				"k8s_secret_enum_alerts_sent_total":                 1,
 				`k8s_secret_enum_skipped_total{reason="not_audit"}`: 0,
-				"k8s_secret_enum_fingerprints":                     1,
+				"k8s_secret_enum_fingerprints":                      1,
 			}
 			var got map[string]float64
 			// the receiver has the alert a moment before the sender has
