@@ -97,17 +97,21 @@ func (p *JSONParser) emitRecord(r *Record) {
 // expects counts as missing.
 func (p *JSONParser) Walk(doc []byte, schema *Node, rec *Record, items func(*Record)) error {
 	rec.Reset()
-	p.items, p.sawItems = items, false
+	p.sawItems = false
 	i := ws(doc, 0)
-	var end int
-	if i < len(doc) && doc[i] == '{' {
-		end = p.object(doc, i+1, schema, rec, 1)
-	} else if end = p.skip(doc, i, 0); end >= 0 && ws(doc, end) == len(doc) {
-		return ErrNotAudit
+	object := i < len(doc) && doc[i] == '{'
+	if object {
+		p.items = items
+		i = p.object(doc, i+1, schema, rec, 1)
+		p.items = nil
+	} else {
+		i = p.skip(doc, i, 0)
 	}
-	p.items = nil
-	if end < 0 || ws(doc, end) != len(doc) {
+	switch {
+	case i < 0 || ws(doc, i) != len(doc):
 		return ErrMalformed
+	case !object:
+		return ErrNotAudit
 	}
 	return nil
 }
@@ -128,7 +132,7 @@ func (p *JSONParser) object(b []byte, i int, n *Node, rec *Record, depth int) in
 		}
 		var child *Node
 		if !esc {
-			child = n.Child(b[i+1 : end-1])
+			child = n.lookup(borrow(b[i+1 : end-1]))
 		} else if end-i-2 <= 6*n.keys.maxLen {
 			// An escape takes at most 6 bytes per byte it stands for: a
 			// longer key is none of n's.
