@@ -136,7 +136,7 @@ func seedJSON(f *testing.F) {
 	f.Add([]byte(sampleGet))
 	f.Add([]byte(`{"kind":"EventList","items":[` + sampleGet + `,{"verb":"list","stage":"RequestReceived"}]}`))
 	f.Add([]byte(`{"verb":"get","auditID":"x","sourceIPs":"::1","userAgent":"a\"b\\","objectRef":{"name":"\u00e9"}}`))
-	for _, glob := range []string{"../../shared/reference/audit-samples/*/*.json", "testdata/*.jsonl"} {
+	for _, glob := range []string{"../../../shared/reference/audit-samples/*/*.json", "testdata/*.jsonl"} {
 		files, _ := filepath.Glob(glob)
 		for _, name := range files {
 			b, _ := os.ReadFile(name)

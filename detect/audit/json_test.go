@@ -70,7 +70,7 @@ func TestParseJSONEventListEscapeNoDoubleEmit(t *testing.T) {
 }
 
 func TestParseJSONSamples(t *testing.T) {
-	data, err := os.ReadFile("../../shared/reference/audit-samples/audit2rbac/demo.log")
+	data, err := os.ReadFile("../../../shared/reference/audit-samples/audit2rbac/demo.log")
 	if err != nil {
 		t.Skip(err)
 	}
