@@ -462,3 +462,21 @@ func TestLoopbackDryRun(t *testing.T) {
 		}
 	})
 }
+
+// missingOutput names an output of a classic configuration that fb was
+// not built with ("" when there is none): the README's destinations use
+// outputs a minimal build leaves out.
+func missingOutput(t *testing.T, fb fluentBit, text string) string {
+	t.Helper()
+	for _, sec := range strings.Split(text, "[OUTPUT]")[1:] {
+		for _, l := range strings.Split(sec, "\n") {
+			if f := strings.Fields(l); len(f) == 2 && strings.EqualFold(f[0], "name") {
+				if f[1] != "k8s_secret_enum" && !hasOutput(t, fb, f[1]) {
+					return f[1]
+				}
+				break
+			}
+		}
+	}
+	return ""
+}
