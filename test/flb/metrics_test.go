@@ -180,3 +180,26 @@ func TestMetricsEndpoint(t *testing.T) {
 		}
 	})
 }
+
+// i2. A metrics_listen address another process holds stops Fluent Bit at
+// start, with a line naming the key.
+func TestMetricsListenBusy(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	eachFluentBit(t, func(t *testing.T, fb fluentBit) {
+		dir := t.TempDir()
+		log := filepath.Join(dir, "audit.log")
+		writeFile(t, log, nil)
+		run := runFluentBit(t, fb, configPath(t, "metrics.conf"), "AUDIT_LOG="+log, "ALERT_URL=http://127.0.0.1:9/alerts",
+			"TAIL_DB="+filepath.Join(dir, "tail.db"), "METRICS_LISTEN="+ln.Addr().String())
+		if err := run.wait(); err == nil {
+			t.Fatalf("Fluent Bit started with metrics_listen %s taken", ln.Addr())
+		}
+		if out := run.Output(); !strings.Contains(out, `key "metrics_listen"`) || !strings.Contains(out, "address already in use") {
+			t.Errorf("no line names metrics_listen and the cause:\n%s", out)
+		}
+	})
+}
