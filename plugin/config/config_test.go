@@ -14,6 +14,7 @@ import (
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect/rule"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/deliver"
+	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/format"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/logging"
 )
 
@@ -47,7 +48,9 @@ func TestDefaults(t *testing.T) {
 		!reflect.DeepEqual(e.Exclusions["exclude_names"], []string{"sh.helm.release.*"}) {
 		t.Fatalf("engine defaults %+v", e)
 	}
-	want := deliver.Options{URL: "http://127.0.0.1:9880/alerts", Format: deliver.JSON, TLSVerify: true,
+	want := deliver.Options{URL: "http://127.0.0.1:9880/alerts", TLSVerify: true,
+		Format: format.Format{Name: format.JSON, Suppress: 5 * time.Minute, Interval: 5 * time.Minute, Window: 6 * time.Minute,
+			Source: "k8s-secret-enum", Sourcetype: "_json", MaxNames: format.DefaultMaxNames},
 		Timeout: 5 * time.Second, QueueSize: 10000, BatchMax: 100, RetryMax: 10, BackoffBase: time.Second,
 		BackoffMax: time.Minute, DrainTimeout: 5 * time.Second, SpoolMaxBytes: 64 << 20}
 	if !reflect.DeepEqual(c.Delivery, want) {
@@ -123,7 +126,7 @@ func TestValues(t *testing.T) {
 	if !reflect.DeepEqual(d.Headers, wantHeaders) {
 		t.Fatalf("headers %v", d.Headers)
 	}
-	if c.RecordKey != "message" || d.Format != deliver.JSONLines || d.TLSVerify || d.Timeout != 2*time.Second ||
+	if c.RecordKey != "message" || d.Format.Name != format.JSONLines || d.TLSVerify || d.Timeout != 2*time.Second ||
 		d.QueueSize != 5 || d.BatchMax != 7 || d.RetryMax != deliver.NoRetryLimit || d.BackoffBase != 100*time.Millisecond ||
 		d.SpoolMaxBytes != 1<<20 || c.StatsInterval != 0 || c.LogLevel != logging.Debug {
 		t.Fatalf("config %+v", c)

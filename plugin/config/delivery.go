@@ -31,7 +31,13 @@ func alertURL() Setting {
 			c.Delivery.URL = u.String()
 			return nil
 		},
-		show: func(c *Config) string { return c.Delivery.URL },
+		show: func(c *Config) string {
+			// A Slack webhook's path is its credential.
+			if u, err := url.Parse(c.Delivery.URL); err == nil && c.Delivery.Format.URLIsSecret() {
+				return u.Scheme + "://" + u.Host + "/…"
+			}
+			return c.Delivery.URL
+		},
 	}
 }
 

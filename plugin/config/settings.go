@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect/rule"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/deliver"
+	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/format"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/logging"
 )
 
@@ -103,9 +105,28 @@ func build() []Setting {
 		"`http://` or `https://` URL alerts are POSTed to; redirects are never followed",
 		alertURL()).DefaultDoc = "(required)"
 	add("alert_format", Delivery, "json",
-		"`json`: one JSON array of alerts per request (`application/json`); `json_lines`: one alert per line (`application/x-ndjson`)",
-		choice(func(c *Config) *deliver.Format { return &out(c).Format },
-			is("json", deliver.JSON), is("json_lines", deliver.JSONLines)))
+		"`json`: a JSON array of ECS alerts per request; `json_lines`: one ECS alert per line (`application/x-ndjson`); `alertmanager`, `splunk_hec`, `slack`, `falco`: that destination's format (see [Destinations](#destinations))",
+		choice(func(c *Config) *format.Name { return &out(c).Format.Name },
+			is("json", format.JSON), is("json_lines", format.JSONLines), is("alertmanager", format.Alertmanager),
+			is("splunk_hec", format.SplunkHEC), is("slack", format.Slack), is("falco", format.Falco)))
+	add("alert_generator_url", Delivery, "",
+		"`alertmanager`: the alerts' `generatorURL`, an absolute URL (a dashboard, a runbook)",
+		absoluteURL(func(c *Config) *string { return &out(c).Format.GeneratorURL }))
+	add("alert_splunk_token_file", Delivery, "",
+		"`splunk_hec`: file holding the HEC token, sent as `Authorization: Splunk <token>`, re-read when it changes",
+		text(func(c *Config) *string { return &out(c).SplunkTokenFile }))
+	add("alert_splunk_index", Delivery, "", "`splunk_hec`: the events' `index` (unset: the token's default index)",
+		text(func(c *Config) *string { return &out(c).Format.Index }))
+	add("alert_splunk_source", Delivery, "k8s-secret-enum", "`splunk_hec`: the events' `source`",
+		text(func(c *Config) *string { return &out(c).Format.Source }))
+	add("alert_splunk_sourcetype", Delivery, "_json", "`splunk_hec`: the events' `sourcetype`",
+		text(func(c *Config) *string { return &out(c).Format.Sourcetype }))
+	add("alert_hostname", Delivery, "",
+		"`splunk_hec`: the events' `host`; `falco`: the events' `hostname` (in a DaemonSet, `${NODE_NAME}` from the downward API)",
+		text(func(c *Config) *string { return &out(c).Format.Host })).DefaultDoc = "the host name"
+	add("alert_max_names", Delivery, strconv.Itoa(format.DefaultMaxNames),
+		"`alertmanager`, `slack`, `falco`: secret names (and namespaces) listed per alert; the rest is counted (`and 12 more`)",
+		integer(1, 1000, func(c *Config) *int { return &out(c).Format.MaxNames }))
 	add("alert_headers", Delivery, "",
 		"extra headers: `Name: value, Other: value` (a comma splits only before another `Name:`), or a JSON object `{\"Name\": \"value\"}`",
 		headerList())
@@ -122,6 +143,9 @@ func build() []Setting {
 		secret(text(func(c *Config) *string { return &out(c).BasicPassword })))
 	add("alert_basic_auth_password_file", Delivery, "", "file holding the basic auth password",
 		text(func(c *Config) *string { return &c.basicPasswordFile }))
+	add("alert_hmac_secret_file", Delivery, "",
+		"file holding a key (trimmed) every request is signed with: `X-K8s-Secret-Enum-Timestamp` and `X-K8s-Secret-Enum-Signature` (see [Signed deliveries](#signed-deliveries)); re-read when it changes",
+		text(func(c *Config) *string { return &out(c).HMACSecretFile }))
 	add("alert_tls_ca_file", Delivery, "", "PEM CA bundle trusted for the endpoint (only it, when set)",
 		text(func(c *Config) *string { return &out(c).TLSCAFile })).DefaultDoc = "system roots"
 	add("alert_tls_cert_file", Delivery, "", "client certificate for mutual TLS (PEM)",
@@ -169,6 +193,23 @@ func build() []Setting {
 		"`host:port` to serve Prometheus metrics (`/metrics`) and `/healthz` on, e.g. `0.0.0.0:2021`; off when unset (see Metrics below)",
 		text(func(c *Config) *string { return &c.MetricsListen }))
 	return t
+}
+
+// absoluteURL is a URL with a scheme and a host, as Alertmanager's
+// generatorURL must be to link anywhere.
+func absoluteURL(at func(*Config) *string) Setting {
+	return Setting{
+		Accepted: "an absolute URL such as https://grafana.example.com/d/k8s-secret-enum",
+		set: func(c *Config, v string) error {
+			u, err := url.Parse(v)
+			if err != nil || u.Scheme == "" || u.Host == "" || strings.ContainsAny(v, " \t\r\n") {
+				return errRejected
+			}
+			*at(c) = v
+			return nil
+		},
+		show: func(c *Config) string { return *at(c) },
+	}
 }
 
 func secret(s Setting) Setting {

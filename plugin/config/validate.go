@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
+	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/format"
 )
 
 // validate holds every rule between keys, in one place. The plugin
@@ -83,6 +84,7 @@ func (c *Config) validate(profile Profile, bad map[string]bool) []error {
 		fail("alert_headers", "Authorization: <redacted>",
 			"an Authorization header conflicts with alert_bearer_token_file / alert_basic_auth_user")
 	}
+	c.validateFormat(profile, fail)
 	if (d.TLSCertFile == "") != (d.TLSKeyFile == "") {
 		fail("alert_tls_cert_file", d.TLSCertFile, "alert_tls_cert_file and alert_tls_key_file go together")
 	}
@@ -127,4 +129,48 @@ func checkListen(addr string) string {
 		return "the host must be an address or a host name"
 	}
 	return ""
+}
+
+// validateFormat holds the rules of alert_format and the settings of its
+// destinations, and hands the engine's timing to the format (Alertmanager's
+// endsAt follows suppress or interval).
+func (c *Config) validateFormat(profile Profile, fail func(key, value, reason string)) {
+	d, e := &c.Delivery, &c.Engine
+	f := &d.Format
+	f.Suppress, f.Interval, f.Window = e.Suppress, e.Interval, e.Window
+	files := profile == Plugin
+	if f.GeneratorURL != "" && f.Name != format.Alertmanager {
+		fail("alert_generator_url", f.GeneratorURL, "applies to alert_format alertmanager only (alert_format is "+f.Name.String()+")")
+	}
+	if d.SplunkTokenFile != "" {
+		switch {
+		case f.Name != format.SplunkHEC:
+			fail("alert_splunk_token_file", d.SplunkTokenFile, "applies to alert_format splunk_hec only (alert_format is "+f.Name.String()+")")
+		case d.BearerTokenFile != "" || d.BasicUser != "":
+			fail("alert_splunk_token_file", d.SplunkTokenFile,
+				"use one credential: alert_splunk_token_file, alert_bearer_token_file or alert_basic_auth_user")
+		case d.Headers.Get("Authorization") != "":
+			fail("alert_headers", "Authorization: <redacted>", "an Authorization header conflicts with alert_splunk_token_file")
+		case files:
+			checkSecretFile(d.SplunkTokenFile, "alert_splunk_token_file", fail)
+		}
+	}
+	if d.HMACSecretFile != "" && files {
+		checkSecretFile(d.HMACSecretFile, "alert_hmac_secret_file", fail)
+	}
+	if f.Host == "" && (f.Name == format.SplunkHEC || f.Name == format.Falco) {
+		f.Host, _ = os.Hostname()
+	}
+}
+
+// checkSecretFile reads a credential file at start, so that a missing or
+// empty one stops Fluent Bit there and not at the first alert.
+func checkSecretFile(path, key string, fail func(key, value, reason string)) {
+	b, err := os.ReadFile(path)
+	switch {
+	case err != nil:
+		fail(key, path, "cannot read the file: "+err.Error())
+	case strings.TrimSpace(string(b)) == "":
+		fail(key, path, "the file is empty")
+	}
 }

@@ -51,10 +51,8 @@ func (s *Sender) settleLeftovers() {
 		left = append(left, s.hand.items...)
 		s.hand = nil
 	}
-	if s.carry != nil {
-		left = append(left, *s.carry)
-		s.carry = nil
-	}
+	left = append(left, s.carry...)
+	s.carry = nil
 	for {
 		select {
 		case it := <-s.queue:

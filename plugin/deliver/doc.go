@@ -14,6 +14,11 @@
 //     408, 429 and 5xx, honouring Retry-After. Any other status, 3xx
 //     included, is a permanent refusal: redirects are never followed so
 //     credentials only ever go to the configured URL.
+//   - Alerts are enqueued and spooled as the engine's ECS JSON and rendered
+//     in the destination's format (plugin/format) when they join a batch:
+//     alerts a previous run spooled go out in the current format. Slack
+//     and Falco take one alert per request. With an HMAC key every attempt
+//     is signed at its own time (sign.go).
 //   - Delivery is at least once: a batch whose response was lost is sent
 //     again, and receivers dedupe on the alert id. Order is best effort.
 //   - With a spool directory an accepted alert is on disk (fsynced) before
@@ -26,5 +31,5 @@
 //     what is left: dropped, or waiting in the spool for the next start.
 //
 // Alert bodies are never logged above debug level; tokens and passwords are
-// never logged.
+// never logged, nor the path of a Slack webhook (its credential).
 package deliver

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/format"
 )
 
 // prepare checks and copies an alert at the door: one malformed alert inside
@@ -35,29 +37,15 @@ func prepare(body []byte, maxBytes int) ([]byte, error) {
 	return out, nil
 }
 
-// framedSize is what an alert adds to a request body: its bytes plus one
-// separator (comma or newline); the array brackets are accounted per batch.
-func framedSize(body []byte) int { return len(body) + 1 }
+// framedSize is what an alert adds to a request body: its rendered bytes
+// plus one separator (comma or newline); the array brackets are accounted
+// per batch.
+func framedSize(it item) int { return len(it.out) + 1 }
 
-func encodeBatch(f Format, items []item) []byte {
-	n := 2
-	for _, it := range items {
-		n += framedSize(it.body)
-	}
-	buf := make([]byte, 0, n)
-	if f == JSONLines {
-		for _, it := range items {
-			buf = append(buf, it.body...)
-			buf = append(buf, '\n')
-		}
-		return buf
-	}
-	buf = append(buf, '[')
+func encodeBatch(f *format.Format, items []item) []byte {
+	outs := make([][]byte, len(items))
 	for i, it := range items {
-		if i > 0 {
-			buf = append(buf, ',')
-		}
-		buf = append(buf, it.body...)
+		outs[i] = it.out
 	}
-	return append(buf, ']')
+	return f.Frame(outs)
 }

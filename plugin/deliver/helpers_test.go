@@ -311,7 +311,7 @@ func checkBalance(t *testing.T, st Stats, calls uint64) {
 	if in := st.Enqueued + st.DroppedQueueFull + st.DroppedClosed + st.DroppedInvalid + st.SpoolDropped; in != calls {
 		t.Errorf("Enqueue calls %d != accepted+refused %d: %+v", calls, in, st)
 	}
-	settled := int64(st.Sent+st.Rejected+st.DroppedRetriesExhausted+st.DroppedAtClose+st.SpoolCorrupt) + st.Pending
+	settled := int64(st.Sent+st.Rejected+st.DroppedRetriesExhausted+st.DroppedAtClose+st.DroppedUnencodable+st.SpoolCorrupt) + st.Pending
 	if int64(st.Enqueued+st.Recovered) != settled {
 		t.Errorf("accepted %d + recovered %d != settled+pending %d: %+v", st.Enqueued, st.Recovered, settled, st)
 	}

@@ -1,6 +1,7 @@
 package deliver
 
 import (
+	"fmt"
 	"runtime/debug"
 	"time"
 
@@ -52,7 +53,7 @@ func (s *Sender) next() bool {
 		}
 		select {
 		case it := <-s.queue:
-			s.carry = &it
+			s.carry = append(s.carry, it)
 		case <-s.wake:
 		case <-s.closing:
 			return s.fill()
@@ -63,43 +64,54 @@ func (s *Sender) next() bool {
 }
 
 // fill builds s.hand from what is ready without blocking, oldest first: the
-// alert that did not fit last time, the memory queue, then the spool backlog
-// (which only holds alerts newer than anything in the queue). It fills
-// s.hand in place so that a panic midway loses nothing already taken.
+// alerts that did not fit last time, the memory queue, then the spool
+// backlog (which only holds alerts newer than anything in the queue). Each
+// alert is rendered in the format as it joins, so that the byte bound
+// applies to what is sent. It fills s.hand in place so that a panic midway
+// loses nothing already taken.
 func (s *Sender) fill() bool {
 	b := &batch{bytes: 2}
 	s.hand = b
-	fits := func(it item) bool {
-		return len(b.items) == 0 ||
-			(len(b.items) < s.opts.BatchMax && b.bytes+framedSize(it.body) <= s.opts.maxBatchBytes())
-	}
-	add := func(it item) {
+	limit := s.opts.batchMax()
+	full := false
+	// take adds it, or carries it (and everything after it, to keep the
+	// order) over to the next batch once this one is full.
+	take := func(it item) {
+		if full {
+			s.carry = append(s.carry, it)
+			return
+		}
+		if it.out == nil && !s.render(&it) {
+			return
+		}
+		if len(b.items) > 0 && (len(b.items) >= limit || b.bytes+framedSize(it) > s.opts.maxBatchBytes()) {
+			full = true
+			s.carry = append(s.carry, it)
+			return
+		}
 		b.items = append(b.items, it)
-		b.bytes += framedSize(it.body)
+		b.bytes += framedSize(it)
 	}
-	if s.carry != nil {
-		add(*s.carry)
-		s.carry = nil
+	carried := s.carry
+	s.carry = nil
+	for _, it := range carried {
+		take(it)
 	}
-	for len(b.items) < s.opts.BatchMax && s.carry == nil {
+	for !full && len(b.items) < limit {
 		select {
 		case it := <-s.queue:
-			if fits(it) {
-				add(it)
-			} else {
-				s.carry = &it
-			}
+			take(it)
 			continue
 		default:
 		}
 		break
 	}
-	for s.spool != nil && s.carry == nil && len(b.items) < s.opts.BatchMax {
-		items, consumed := s.spool.take(s.opts.BatchMax-len(b.items), s.opts.maxBatchBytes()-b.bytes, len(b.items) == 0)
+	for s.spool != nil && !full && len(b.items) < limit {
+		items, consumed := s.spool.take(limit-len(b.items), s.opts.maxBatchBytes()-b.bytes, len(b.items) == 0)
 		for _, it := range items {
-			add(it)
+			take(it)
 		}
-		if consumed == 0 || len(items) > 0 {
+		if consumed == 0 {
 			break
 		}
 	}
@@ -108,6 +120,35 @@ func (s *Sender) fill() bool {
 		return false
 	}
 	return true
+}
+
+// render sets it.out, the alert in the format. An alert that does not
+// render (a spool file that is JSON but not an alert) is settled as
+// unencodable: retrying cannot fix it, and it must not hold up the rest.
+func (s *Sender) render(it *item) bool {
+	out, err := func() (out []byte, err error) {
+		// fill holds taken alerts outside s.hand while it renders: a panic
+		// here must not lose them.
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("panic: %v", r)
+			}
+		}()
+		return s.opts.Format.Item(it.body)
+	}()
+	if err == nil {
+		it.out = out
+		return true
+	}
+	if s.spool != nil && it.seq != 0 {
+		s.spool.discard(*it, "cannot be rendered as "+s.opts.Format.Name.String()+": "+err.Error())
+	}
+	s.c.pending.Add(-1)
+	n := s.c.unencodable.Add(1)
+	if s.every("unencodable") {
+		s.log.Errorf("dropping alert %s: cannot render it as %v: %v (%d so far)", it.id, s.opts.Format.Name, err, n)
+	}
+	return false
 }
 
 // deliver sends b until it is settled (true) or the sender is stopping

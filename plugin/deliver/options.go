@@ -2,38 +2,12 @@ package deliver
 
 import (
 	"context"
-	"fmt"
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/format"
 )
-
-// Format selects how a batch is framed in a request body.
-type Format int
-
-const (
-	// JSON sends a batch as one JSON array: [a,b].
-	JSON Format = iota
-	// JSONLines sends one alert per "\n"-terminated line: a\nb\n.
-	JSONLines
-)
-
-func (f Format) String() string {
-	switch f {
-	case JSON:
-		return "json"
-	case JSONLines:
-		return "json_lines"
-	}
-	return fmt.Sprintf("format(%d)", int(f))
-}
-
-func (f Format) contentType() string {
-	if f == JSONLines {
-		return "application/x-ndjson"
-	}
-	return "application/json"
-}
 
 // Request bounds the sender keeps to itself: not settings, but the limits
 // of a sane request.
@@ -49,15 +23,24 @@ const NoRetryLimit = -1
 // settings table (plugin/config), which declares each one's key, default
 // and rules.
 type Options struct {
-	URL     string // http or https receiver endpoint
-	Format  Format
+	URL string // http or https receiver endpoint
+	// Format renders each alert (enqueued and spooled as ECS JSON) for the
+	// destination when it is put in a batch, and frames the batch.
+	Format  format.Format
 	Headers http.Header // added to every request; ours (Content-Type, auth) win on conflict
 
 	// BearerTokenFile is re-read whenever the file changes, because projected
 	// service account tokens rotate under a running process.
 	BearerTokenFile string
+	// SplunkTokenFile holds a Splunk HEC token ("Authorization: Splunk
+	// <token>"), re-read like BearerTokenFile; the two exclude each other.
+	SplunkTokenFile string
 	BasicUser       string
 	BasicPassword   string
+
+	// HMACSecretFile holds the key every request is signed with (see
+	// sign); re-read when it changes, so the key rotates without a restart.
+	HMACSecretFile string
 
 	TLSCAFile   string // PEM; when set, the only trusted roots
 	TLSCertFile string // client certificate, re-read when it changes
@@ -83,6 +66,7 @@ type testHooks struct {
 	maxBatchBytes int                                             // replaces maxBatchBytes when set
 	beforeSend    func()                                          // called at the start of every attempt; may panic
 	sleep         func(ctx context.Context, d time.Duration) bool // replaces the backoff wait
+	now           func() time.Time                                // replaces the clock of signatures
 }
 
 func (o *Options) maxBatchBytes() int {
@@ -92,8 +76,28 @@ func (o *Options) maxBatchBytes() int {
 	return maxBatchBytes
 }
 
+func (o *Options) now() time.Time {
+	if o.hooks != nil && o.hooks.now != nil {
+		return o.hooks.now()
+	}
+	return time.Now()
+}
+
+// batchMax is how many alerts a request carries: BatchMax, or one for the
+// destinations that take one event per request.
+func (o *Options) batchMax() int {
+	if o.Format.Framing() == format.Single {
+		return 1
+	}
+	return o.BatchMax
+}
+
 // safeURL names the endpoint in log lines: no userinfo, no query (either may
-// carry a credential).
-func safeURL(u *url.URL) string {
+// carry a credential), and no path when the path is the credential (a
+// Slack webhook).
+func safeURL(u *url.URL, f *format.Format) string {
+	if f.URLIsSecret() {
+		return u.Scheme + "://" + u.Host + "/…"
+	}
 	return u.Scheme + "://" + u.Host + u.EscapedPath()
 }

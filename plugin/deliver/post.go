@@ -51,7 +51,7 @@ func (s *Sender) send(b *batch) result {
 		h.beforeSend()
 	}
 	if b.payload == nil {
-		b.payload = encodeBatch(s.opts.Format, b.items)
+		b.payload = encodeBatch(&s.opts.Format, b.items)
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, s.opts.Timeout)
 	defer cancel()
@@ -60,6 +60,13 @@ func (s *Sender) send(b *batch) result {
 		return result{outcome: outcomeReject, err: err}
 	}
 	s.setHeaders(req)
+	if s.hmacKey != nil {
+		// Signed per attempt: a retry carries a fresh timestamp, so a
+		// receiver's replay window never refuses a genuine late retry.
+		ts, sig := sign([]byte(s.hmacKey.get()), s.opts.now(), b.payload)
+		req.Header.Set(TimestampHeader, ts)
+		req.Header.Set(SignatureHeader, sig)
+	}
 
 	s.c.requests.Add(1)
 	resp, err := s.client.Do(req)
@@ -110,11 +117,11 @@ func (s *Sender) setHeaders(req *http.Request) {
 			req.Header.Add(k, v)
 		}
 	}
-	req.Header.Set("Content-Type", s.opts.Format.contentType())
+	req.Header.Set("Content-Type", s.opts.Format.ContentType())
 	req.Header.Set("User-Agent", userAgent)
 	switch {
 	case s.token != nil:
-		req.Header.Set("Authorization", "Bearer "+s.token.get())
+		req.Header.Set("Authorization", s.scheme+" "+s.token.get())
 	case s.opts.BasicUser != "":
 		req.SetBasicAuth(s.opts.BasicUser, s.opts.BasicPassword)
 	}

@@ -22,7 +22,8 @@ const stopGrace = 2 * time.Second
 
 type item struct {
 	id   string
-	body []byte
+	body []byte // the alert as enqueued (ECS JSON): what the spool keeps
+	out  []byte // the alert rendered in the format, set when it joins a batch
 	seq  uint64 // spool sequence; 0 when the alert exists in memory only
 }
 
@@ -44,8 +45,10 @@ type Sender struct {
 	safeURL string
 	client  *http.Client
 	tr      *http.Transport
-	token   *tokenFile
-	spool   *spool // nil without SpoolDir
+	token   *tokenFile // bearer or Splunk token
+	scheme  string     // the token's Authorization scheme
+	hmacKey *tokenFile // nil without HMACSecretFile
+	spool   *spool     // nil without SpoolDir
 
 	c counters
 
@@ -65,8 +68,8 @@ type Sender struct {
 
 	// Owned by the sender goroutine (read by Close after it exited).
 	hand        *batch
-	carry       *item // taken from the queue, did not fit the last batch
-	failures    int   // consecutive failed attempts, for the "back again" line
+	carry       []item // taken, did not fit the last batch: the next one starts with them
+	failures    int    // consecutive failed attempts, for the "back again" line
 	panicStreak int
 	drainSeen   bool // the backoff wait was already cut once for Close
 }
@@ -85,7 +88,7 @@ func New(opts Options, log *logging.Logger) (*Sender, error) {
 		opts:    opts,
 		log:     log,
 		url:     u.String(),
-		safeURL: safeURL(u),
+		safeURL: safeURL(u, &opts.Format),
 		queue:   make(chan item, opts.QueueSize),
 		wake:    make(chan struct{}, 1),
 		closing: make(chan struct{}),
@@ -94,15 +97,26 @@ func New(opts Options, log *logging.Logger) (*Sender, error) {
 	if s.client, s.tr, err = newClient(&opts, log); err != nil {
 		return nil, err
 	}
-	if opts.BearerTokenFile != "" {
-		if s.token, err = newTokenFile(opts.BearerTokenFile, log); err != nil {
+	switch {
+	case opts.BearerTokenFile != "":
+		s.token, err = newTokenFile("bearer token file", opts.BearerTokenFile, log)
+		s.scheme = "Bearer"
+	case opts.SplunkTokenFile != "":
+		s.token, err = newTokenFile("splunk token file", opts.SplunkTokenFile, log)
+		s.scheme = "Splunk"
+	}
+	if err != nil {
+		return nil, err
+	}
+	if opts.HMACSecretFile != "" {
+		if s.hmacKey, err = newTokenFile("hmac secret file", opts.HMACSecretFile, log); err != nil {
 			return nil, err
 		}
 	}
 	if !opts.TLSVerify && u.Scheme == "https" {
 		log.Warnf("tls verification is off: the receiver's certificate is not checked, alerts and credentials can be intercepted")
 	}
-	if u.Scheme == "http" && (opts.BearerTokenFile != "" || opts.BasicUser != "") {
+	if u.Scheme == "http" && (s.token != nil || opts.BasicUser != "") {
 		log.Warnf("credentials are sent to %s over plain http", s.safeURL)
 	}
 	if opts.SpoolDir != "" {
@@ -119,7 +133,11 @@ func New(opts Options, log *logging.Logger) (*Sender, error) {
 		}
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
-	log.Infof("sending alerts to %s (format %v, queue %d, batch %d)", s.safeURL, opts.Format, opts.QueueSize, opts.BatchMax)
+	signed := ""
+	if s.hmacKey != nil {
+		signed = ", signed"
+	}
+	log.Infof("sending alerts to %s (format %v, queue %d, batch %d%s)", s.safeURL, opts.Format.Name, opts.QueueSize, opts.batchMax(), signed)
 	go s.run()
 	return s, nil
 }

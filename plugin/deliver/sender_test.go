@@ -7,11 +7,14 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/format"
 )
 
 func TestFormatsAndHeaders(t *testing.T) {
-	for _, f := range []Format{JSON, JSONLines} {
-		t.Run(f.String(), func(t *testing.T) {
+	for _, name := range []format.Name{format.JSON, format.JSONLines} {
+		f := format.Format{Name: name}
+		t.Run(name.String(), func(t *testing.T) {
 			rc := newReceiver()
 			srv := serve(t, rc)
 			l, _ := newLog(t)
@@ -30,14 +33,14 @@ func TestFormatsAndHeaders(t *testing.T) {
 			rc.mu.Lock()
 			defer rc.mu.Unlock()
 			h := rc.headers[0]
-			if h.Get("X-Tenant") != "t1" || h.Get("User-Agent") != "k8s-secret-enum" || h.Get("Content-Type") != f.contentType() {
+			if h.Get("X-Tenant") != "t1" || h.Get("User-Agent") != "k8s-secret-enum" || h.Get("Content-Type") != f.ContentType() {
 				t.Errorf("headers %v", h)
 			}
 			for _, b := range rc.bodies {
-				if f == JSON && (b[0] != '[' || b[len(b)-1] != ']') {
+				if name == format.JSON && (b[0] != '[' || b[len(b)-1] != ']') {
 					t.Errorf("json body %q", b)
 				}
-				if f == JSONLines && (b[0] != '{' || b[len(b)-1] != '\n') {
+				if name == format.JSONLines && (b[0] != '{' || b[len(b)-1] != '\n') {
 					t.Errorf("json lines body %q", b)
 				}
 				if n := strings.Count(string(b), `"id"`); n > o.BatchMax {

@@ -353,6 +353,15 @@ func (sp *spool) remove(items []item) {
 	sp.mu.Unlock()
 }
 
+// discard sets aside a spooled alert that can never be sent, for an
+// operator to look at.
+func (sp *spool) discard(it item, why string) {
+	sp.mu.Lock()
+	sp.bytes -= int64(len(it.body))
+	sp.mu.Unlock()
+	sp.moveAside(spoolName(it.seq, it.id), why)
+}
+
 // moveAside keeps a file we cannot use for an operator to look at, out of
 // the way of the next start.
 func (sp *spool) moveAside(name, why string) {

@@ -7,7 +7,7 @@ import "sync/atomic"
 // Two identities hold once the sender is idle or closed:
 //
 //	Enqueue calls == Enqueued + DroppedQueueFull + DroppedClosed + DroppedInvalid + SpoolDropped
-//	Enqueued + Recovered == Sent + Rejected + DroppedRetriesExhausted + DroppedAtClose + SpoolCorrupt + Pending
+//	Enqueued + Recovered == Sent + Rejected + DroppedRetriesExhausted + DroppedAtClose + DroppedUnencodable + SpoolCorrupt + Pending
 //
 // (an alert is counted in Sent once even if the receiver got it twice).
 type Stats struct {
@@ -23,6 +23,7 @@ type Stats struct {
 	DroppedInvalid          uint64 // refused by Enqueue: not JSON, or larger than BatchMaxBytes
 	DroppedRetriesExhausted uint64 // RetryMax attempts failed
 	DroppedAtClose          uint64 // in memory only when DrainTimeout ran out
+	DroppedUnencodable      uint64 // accepted, but not an alert the format can render (a damaged spool file)
 
 	Spooled      uint64 // written to the spool
 	SpoolDropped uint64 // refused by Enqueue: the spool was full
@@ -40,13 +41,13 @@ type Stats struct {
 // refusals included.
 func (s Stats) Dropped() uint64 {
 	return s.Rejected + s.DroppedQueueFull + s.DroppedClosed + s.DroppedInvalid +
-		s.DroppedRetriesExhausted + s.DroppedAtClose + s.SpoolDropped + s.SpoolCorrupt
+		s.DroppedRetriesExhausted + s.DroppedAtClose + s.DroppedUnencodable + s.SpoolDropped + s.SpoolCorrupt
 }
 
 type counters struct {
 	enqueued, recovered, sent, requests, retries     atomic.Uint64
 	rejected, queueFull, closed, invalid             atomic.Uint64
-	exhausted, atClose                               atomic.Uint64
+	exhausted, atClose, unencodable                  atomic.Uint64
 	spooled, spoolDropped, spoolErrors, spoolCorrupt atomic.Uint64
 	panics                                           atomic.Uint64
 	pending                                          atomic.Int64
@@ -65,6 +66,7 @@ func (c *counters) snapshot() Stats {
 		DroppedInvalid:          c.invalid.Load(),
 		DroppedRetriesExhausted: c.exhausted.Load(),
 		DroppedAtClose:          c.atClose.Load(),
+		DroppedUnencodable:      c.unencodable.Load(),
 		Spooled:                 c.spooled.Load(),
 		SpoolDropped:            c.spoolDropped.Load(),
 		SpoolErrors:             c.spoolErrors.Load(),

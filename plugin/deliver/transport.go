@@ -71,10 +71,12 @@ func fileChanged(prev, cur os.FileInfo) bool {
 		!prev.ModTime().Equal(cur.ModTime()) || prev.Size() != cur.Size()
 }
 
-// tokenFile serves a bearer token read from a file, re-read when the file
-// changes. A failed re-read keeps the last good token: the old one is
-// usually still valid for a while, and an empty header certainly is not.
+// tokenFile serves a credential read from a file (a bearer or Splunk
+// token, an HMAC key), trimmed, re-read when the file changes. A failed
+// re-read keeps the last good value: the old one is usually still valid
+// for a while, and an empty one certainly is not.
 type tokenFile struct {
+	what string // "bearer token file", for log lines
 	path string
 	log  *logging.Logger
 
@@ -83,10 +85,10 @@ type tokenFile struct {
 	token string
 }
 
-func newTokenFile(path string, log *logging.Logger) (*tokenFile, error) {
-	t := &tokenFile{path: path, log: log}
+func newTokenFile(what, path string, log *logging.Logger) (*tokenFile, error) {
+	t := &tokenFile{what: what, path: path, log: log}
 	if err := t.reload(); err != nil {
-		return nil, fmt.Errorf("bearer token file: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return t, nil
 }
@@ -118,12 +120,12 @@ func (t *tokenFile) get() string {
 	if err == nil {
 		err = t.reload()
 		if err == nil {
-			t.log.Debugf("bearer token file %s changed, token reloaded", t.path)
+			t.log.Debugf("%s %s changed, reloaded", t.what, t.path)
 			return t.token
 		}
 	}
-	if t.log.Every("deliver.token", logInterval) {
-		t.log.Warnf("cannot re-read bearer token file: %v; using the token read before", err)
+	if t.log.Every("deliver.token."+t.what, logInterval) {
+		t.log.Warnf("cannot re-read %s: %v; using the value read before", t.what, err)
 	}
 	return t.token
 }

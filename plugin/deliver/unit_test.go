@@ -9,18 +9,27 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/format"
 )
 
 func TestEncodeBatch(t *testing.T) {
-	items := []item{{body: []byte(`{"a":1}`)}, {body: []byte(`{"b":2}`)}}
-	if got := string(encodeBatch(JSON, items)); got != `[{"a":1},{"b":2}]` {
-		t.Errorf("json: %s", got)
-	}
-	if got := string(encodeBatch(JSONLines, items)); got != "{\"a\":1}\n{\"b\":2}\n" {
-		t.Errorf("json lines: %q", got)
-	}
-	if got := string(encodeBatch(JSON, items[:1])); got != `[{"a":1}]` {
-		t.Errorf("json single: %s", got)
+	items := []item{{out: []byte(`{"a":1}`)}, {out: []byte(`{"b":2}`)}}
+	for _, c := range []struct {
+		name  format.Name
+		items []item
+		want  string
+	}{
+		{format.JSON, items, `[{"a":1},{"b":2}]`},
+		{format.JSONLines, items, "{\"a\":1}\n{\"b\":2}\n"},
+		{format.JSON, items[:1], `[{"a":1}]`},
+		{format.Alertmanager, items, `[{"a":1},{"b":2}]`},
+		{format.SplunkHEC, items, `{"a":1}{"b":2}`},
+		{format.Falco, items[:1], `{"a":1}`},
+	} {
+		if got := string(encodeBatch(&format.Format{Name: c.name}, c.items)); got != c.want {
+			t.Errorf("%v: %q, want %q", c.name, got, c.want)
+		}
 	}
 }
 
@@ -191,7 +200,7 @@ func TestTokenFileKeepsLastGoodToken(t *testing.T) {
 	l, logs := newLog(t)
 	path := filepath.Join(t.TempDir(), "token")
 	writeFile(t, path, []byte("  first-token \n"))
-	tf, err := newTokenFile(path, l)
+	tf, err := newTokenFile("bearer token file", path, l)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,7 +225,7 @@ func TestTokenFileKeepsLastGoodToken(t *testing.T) {
 	if strings.Contains(logs.String(), "first-token") {
 		t.Error("token logged")
 	}
-	if _, err := newTokenFile(filepath.Join(t.TempDir(), "none"), l); err == nil {
+	if _, err := newTokenFile("bearer token file", filepath.Join(t.TempDir(), "none"), l); err == nil {
 		t.Error("missing token file accepted")
 	}
 }
