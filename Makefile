@@ -34,7 +34,7 @@ SAMPLE         := test/testdata/sample-audit.log.gz
 # through the C host instead (a -race build of the .so cannot be loaded).
 # test/model's differential tests run a short pass here (see its flags).
 UNIT_PKGS := ./detect/... ./plugin/config ./plugin/deliver ./plugin/metrics ./plugin/record ./plugin/statefile \
-             ./plugin/logging ./test/chunk ./test/receiver/... ./test/model
+             ./plugin/logging ./plugin/format ./test/chunk ./test/receiver/... ./test/model ./test/destcheck
 FUZZ_TARGETS := ./detect/audit:FuzzParseJSON ./detect/audit:FuzzEventList ./detect/audit:FuzzParseTime ./plugin/record:FuzzDecode ./plugin/record:FuzzEquivalence ./plugin/config:FuzzParse ./test/model:FuzzModel
 
 VERIFY_CONFIGS  ?= 2000
@@ -57,7 +57,7 @@ build:
 run: build
 	@FLUENT_BIT="$(FLUENT_BIT)" RUN_LISTEN="$(RUN_LISTEN)" BUILD="$(BUILD)" SAMPLE="$(SAMPLE)" exec sh test/run-local.sh
 
-test: build unit e2e flb fuzz-ci deploy-test
+test: build unit e2e flb fuzz-ci deploy-test interop
 
 unit:
 	$(GO) vet ./...
@@ -116,3 +116,12 @@ deploy-test: build $(HELM)
 	cd test/deploy && $(GO) vet ./... && \
 		HELM=$(HELM) FLUENT_BIT="$(FLUENT_BIT)" K8S_SECRET_ENUM_SO=$(abspath $(SO)) \
 		$(GO) test -count=1 -timeout 20m ./...
+
+# Interoperability (test/interop): what the plugin sends, checked with the destinations' own code:
+# Alertmanager's API v2 models and its API handler in process, fed by the .so in the C host. Its own
+# module so that Alertmanager's dependencies stay out of the plugin's go.mod.
+.PHONY: interop
+
+interop: build
+	cd test/interop && $(GO) vet ./... && \
+		FLBHOST=$(abspath $(HOST)) K8S_SECRET_ENUM_SO=$(abspath $(SO)) $(GO) test -count=1 -timeout 10m ./...
