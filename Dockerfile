@@ -52,7 +52,7 @@ RUN set -eu; \
       cc=$(case "$TARGETARCH" in amd64) echo x86_64-linux-gnu-gcc ;; arm64) echo aarch64-linux-gnu-gcc ;; esac); \
     fi; \
     CGO_ENABLED=1 GOOS=linux GOARCH=$TARGETARCH CC=$cc \
-      go build -trimpath -tags jsoniter_sloppy -buildmode=c-shared -o /out/out_k8s_secret_enum.so ./plugin
+      go build -trimpath -buildmode=c-shared -o /out/out_k8s_secret_enum.so ./plugin
 
 # The init container of deploy/ (helm/values-k8s-secret-enum.yaml, manifests/) runs
 # `cp /fluent-bit/lib/out_k8s_secret_enum.so /plugins/…`: busybox's musl build is static.
