@@ -8,7 +8,7 @@ import (
 // The structural scan of a JSON document: where each token ends, and
 // whether the bytes are RFC 8259 JSON, exactly as encoding/json.Valid
 // decides (FuzzParseJSON holds it to that). It decodes nothing: a string
-// is located, not unescaped (unescapeString does that, with
+// is located, not unescaped (unescape does that, with
 // encoding/json), and values are never built. It is hand-written because
 // no maintained library skips JSON without allocating and validates what
 // it skips; it is kept to this file.
@@ -52,11 +52,12 @@ const (
 	spaces  = ones * 0x20
 )
 
-// stopBytes has the high bit of every byte of w that ends a run of plain
-// string bytes (a quote, a backslash or a control character) set, and
-// possibly of bytes after the first of those: only its lowest set bit is
-// meaningful. (A byte x is zero when (x-1) &^ x has its high bit set; the
-// borrow can only spill upwards.)
+// stopBytes has the high bit of every byte of w (little-endian) that ends
+// a run of plain string bytes (a quote, a backslash or a control
+// character) set, and possibly of bytes after the first of those: only its
+// lowest set bit is meaningful. (A byte x is zero when (x-1) &^ x has its
+// high bit set, and below 0x20 when (x-0x20) &^ x has; a borrow starts
+// only at such a byte and spills upwards.)
 func stopBytes(w uint64) uint64 {
 	q, s := w^quotes, w^slashes
 	return ((q-ones)&^q | (s-ones)&^s | (w-spaces)&^w) & highs

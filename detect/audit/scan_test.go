@@ -1,8 +1,11 @@
 package audit
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/bits"
+	"math/rand/v2"
 	"strings"
 	"testing"
 )
@@ -136,5 +139,37 @@ func BenchmarkSelectTime(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		p.Walk(line, times, &r, nil)
 		r.Time(0)
+	}
+}
+
+// TestStopBytes holds the eight-byte step to a byte-by-byte reading: the
+// lowest flagged byte is the first quote, backslash or control character.
+func TestStopBytes(t *testing.T) {
+	const seed = 11
+	r := rand.New(rand.NewPCG(seed, seed))
+	interesting := []byte{0, 0x1f, 0x20, '"', '\\', 0x21, 0x5b, 0x5d, 0x7f, 0x80, 0x9f, 0xa0, 0xa2, 0xdc, 0xff}
+	var b [8]byte
+	for n := 0; n < 1_000_000; n++ {
+		for i := range b {
+			if r.IntN(2) == 0 {
+				b[i] = interesting[r.IntN(len(interesting))]
+			} else {
+				b[i] = byte(r.Uint32())
+			}
+		}
+		want := 8
+		for i, c := range b {
+			if c == '"' || c == '\\' || c < 0x20 {
+				want = i
+				break
+			}
+		}
+		got := 8
+		if m := stopBytes(binary.LittleEndian.Uint64(b[:])); m != 0 {
+			got = bits.TrailingZeros64(m) >> 3
+		}
+		if got != want {
+			t.Fatalf("seed %d, %q: first stop byte %d, want %d", seed, b, got, want)
+		}
 	}
 }
