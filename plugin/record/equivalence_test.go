@@ -15,10 +15,10 @@ import (
 var craftedDocs = []string{
 	sampleGet,
 	noTimes,
-	// Duplicate leaves: the last string wins; a later null keeps the earlier.
+	// Duplicate leaves: the last one wins; a later null or number unsets.
 	`{"kind":"Event","auditID":"a1","verb":"list","stage":"ResponseComplete","verb":"get","objectRef":{"resource":"pods","resource":"secrets"},"requestReceivedTimestamp":"2026-11-25T10:00:00Z"}`,
 	`{"kind":"Event","auditID":"a1","verb":"get","verb":null,"stage":"ResponseComplete","userAgent":"x","userAgent":5}`,
-	// Duplicate objects merge; duplicate lists replace.
+	// Duplicate objects and lists replace the earlier ones wholesale.
 	`{"kind":"Event","auditID":"a2","verb":"get","objectRef":{"resource":"secrets","name":"n1"},"objectRef":{"namespace":"ns","name":"n2"},"sourceIPs":["1.1.1.1","2.2.2.2"],"sourceIPs":["3.3.3.3"],"stageTimestamp":"2026-11-25T10:00:01Z"}`,
 	`{"kind":"Event","auditID":"a3","verb":"get","sourceIPs":["1.1.1.1"],"sourceIPs":null}`,
 	`{"kind":"Event","auditID":"a3","verb":"get","sourceIPs":"9.9.9.9"}`,
