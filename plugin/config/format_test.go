@@ -42,6 +42,10 @@ func TestFormatSettingsRefused(t *testing.T) {
 	os.WriteFile(token, []byte("t\n"), 0o600)
 	os.WriteFile(empty, []byte(" \n"), 0o600)
 	missing := filepath.Join(dir, "missing")
+	_, err := Parse(base("alert_format", "alertmanger", "alert_generator_url", "https://grafana.example.com/"), Plugin)
+	if err == nil || strings.Contains(err.Error(), "alertmanager only") {
+		t.Errorf("a misspelled format is reported, not held against alert_generator_url: %v", err)
+	}
 	for _, c := range []struct {
 		kv      []string
 		key     string

@@ -84,7 +84,7 @@ func (c *Config) validate(profile Profile, bad map[string]bool) []error {
 		fail("alert_headers", "Authorization: <redacted>",
 			"an Authorization header conflicts with alert_bearer_token_file / alert_basic_auth_user")
 	}
-	c.validateFormat(profile, fail)
+	c.validateFormat(profile, bad["alert_format"], fail)
 	if (d.TLSCertFile == "") != (d.TLSKeyFile == "") {
 		fail("alert_tls_cert_file", d.TLSCertFile, "alert_tls_cert_file and alert_tls_key_file go together")
 	}
@@ -134,17 +134,18 @@ func checkListen(addr string) string {
 // validateFormat holds the rules of alert_format and the settings of its
 // destinations, and hands the engine's timing to the format (Alertmanager's
 // endsAt follows suppress or interval).
-func (c *Config) validateFormat(profile Profile, fail func(key, value, reason string)) {
+// A refused alert_format is not held against the keys of a format.
+func (c *Config) validateFormat(profile Profile, badFormat bool, fail func(key, value, reason string)) {
 	d, e := &c.Delivery, &c.Engine
 	f := &d.Format
 	f.Suppress, f.Interval, f.Window = e.Suppress, e.Interval, e.Window
 	files := profile == Plugin
-	if f.GeneratorURL != "" && f.Name != format.Alertmanager {
+	if f.GeneratorURL != "" && f.Name != format.Alertmanager && !badFormat {
 		fail("alert_generator_url", f.GeneratorURL, "applies to alert_format alertmanager only (alert_format is "+f.Name.String()+")")
 	}
 	if d.SplunkTokenFile != "" {
 		switch {
-		case f.Name != format.SplunkHEC:
+		case f.Name != format.SplunkHEC && !badFormat:
 			fail("alert_splunk_token_file", d.SplunkTokenFile, "applies to alert_format splunk_hec only (alert_format is "+f.Name.String()+")")
 		case d.BearerTokenFile != "" || d.BasicUser != "":
 			fail("alert_splunk_token_file", d.SplunkTokenFile,
