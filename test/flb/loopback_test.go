@@ -480,3 +480,47 @@ func missingOutput(t *testing.T, fb fluentBit, text string) string {
 	}
 	return ""
 }
+
+// sections splits a classic configuration into its sections, each the
+// list of its non-comment lines with blanks collapsed.
+func sections(text string) [][]string {
+	var out [][]string
+	for _, l := range strings.Split(text, "\n") {
+		l = strings.Join(strings.Fields(l), " ")
+		switch {
+		case l == "" || strings.HasPrefix(l, "#"):
+		case strings.HasPrefix(l, "["):
+			out = append(out, []string{l})
+		case len(out) > 0:
+			out[len(out)-1] = append(out[len(out)-1], l)
+		}
+	}
+	return out
+}
+
+// n. The README's loopback wiring is an excerpt of deploy/loopback/
+// fluent-bit.conf: each of its sections is one of the file's, line for
+// line (the file is what the other loopback cases run; TestDryRun runs the
+// README's block).
+func TestLoopbackREADME(t *testing.T) {
+	shipped := sections(string(readFile(t, filepath.Join(repoRoot(t), "deploy", "loopback", "fluent-bit.conf"))))
+	found := 0
+	for _, b := range readmeBlocks(t) {
+		if b.lang != "ini" || !strings.Contains(b.text, "[SERVICE]") || !strings.Contains(b.text, loopbackTag) {
+			continue
+		}
+		found++
+		for _, sec := range sections(b.text) {
+			ok := false
+			for _, s := range shipped {
+				ok = ok || strings.Join(s, "\n") == strings.Join(sec, "\n")
+			}
+			if !ok {
+				t.Errorf("README line %d: this section is not deploy/loopback/fluent-bit.conf's:\n%s", b.line, strings.Join(sec, "\n"))
+			}
+		}
+	}
+	if found != 1 {
+		t.Errorf("%d loopback configurations in the README, want 1", found)
+	}
+}
