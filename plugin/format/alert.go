@@ -17,10 +17,10 @@ type alert struct {
 		Name string `json:"name"`
 	} `json:"user"`
 	Source *struct {
-		IP string `json:"ip"`
+		IP values `json:"ip"`
 	} `json:"source"`
 	UserAgent *struct {
-		Original string `json:"original"`
+		Original values `json:"original"`
 	} `json:"user_agent"`
 	Esql struct {
 		Distinct   int      `json:"unique_credentials"`
@@ -99,18 +99,65 @@ func (a *alert) user() string {
 	return a.User.Name
 }
 
-func (a *alert) sourceIP() string {
+// values is a fingerprint field: a string when the alert groups by it, or
+// the list of values the window's events carried when group_by leaves it
+// out.
+type values struct {
+	list    []string
+	grouped bool
+}
+
+func (v *values) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*v = values{list: []string{s}, grouped: true}
+		return nil
+	}
+	var l []string
+	if err := json.Unmarshal(b, &l); err != nil {
+		return fmt.Errorf("neither a string nor a list of strings: %s", b)
+	}
+	*v = values{list: l}
+	return nil
+}
+
+// one is the value of a grouped field, "" otherwise.
+func (v values) one() string {
+	if v.grouped {
+		return v.list[0]
+	}
+	return ""
+}
+
+func (a *alert) sourceIPs() values {
 	if a.Source == nil {
-		return ""
+		return values{}
 	}
 	return a.Source.IP
 }
 
-func (a *alert) userAgent() (string, bool) {
+func (a *alert) sourceIP() string { return a.sourceIPs().one() }
+
+func (a *alert) userAgents() values {
 	if a.UserAgent == nil {
-		return "", false
+		return values{}
 	}
-	return a.UserAgent.Original, true
+	return a.UserAgent.Original
+}
+
+// userAgent is the fingerprint's user agent; false when the events carried
+// none or the alert does not group by it.
+func (a *alert) userAgent() (string, bool) {
+	ua := a.userAgents()
+	return ua.one(), ua.grouped
+}
+
+// shown is a field for a reader: the value, or the listed values.
+func (v values) shown(max int) string {
+	if v.grouped {
+		return v.list[0]
+	}
+	return listed(v.list, max)
 }
 
 func (a *alert) impersonated() []string {
@@ -141,8 +188,11 @@ func (a *alert) summary() string {
 	if n := len(a.Esql.Namespaces); n > 0 {
 		fmt.Fprintf(&b, " in %d namespace%s", n, plural(n))
 	}
-	if ip := a.sourceIP(); ip != "" {
-		fmt.Fprintf(&b, " from %s", ip)
+	switch ips := a.sourceIPs(); {
+	case ips.grouped || len(ips.list) == 1:
+		fmt.Fprintf(&b, " from %s", ips.list[0])
+	case len(ips.list) > 1:
+		fmt.Fprintf(&b, " from %d addresses", len(ips.list))
 	}
 	if w := a.window(); w != "" {
 		fmt.Fprintf(&b, " within %s", w)

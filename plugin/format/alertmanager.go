@@ -58,6 +58,14 @@ func (f *Format) alertmanager(a *alert) amAlert {
 	set(ann, "impersonated_users", strings.Join(a.impersonated(), ", "))
 	set(ann, "audit_ids", strings.Join(a.Kubernetes.Audit.AuditID, ", "))
 	set(ann, "rule_name", a.Rule.Name)
+	// Fields the alert does not group by (group_by) are lists: not labels,
+	// which would split one fingerprint's alerts.
+	if ips := a.sourceIPs(); !ips.grouped {
+		set(ann, "source_ips", listed(ips.list, n))
+	}
+	if uas := a.userAgents(); !uas.grouped {
+		set(ann, "user_agents", listed(uas.list, n))
+	}
 	if len(a.Rule.Reference) > 0 {
 		ann["reference"] = a.Rule.Reference[0]
 	}

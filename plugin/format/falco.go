@@ -48,7 +48,8 @@ func (f *Format) falco(a *alert) falcoEvent {
 	names := cut(listed(a.Esql.Names, n), falcoValue)
 	namespaces := cut(listed(a.Esql.Namespaces, n), falcoValue)
 	priority := FalcoPriority(a.Rule.Severity)
-	ua, hasUA := a.userAgent()
+	ips, uas := a.sourceIPs(), a.userAgents()
+	ua := uas.shown(n)
 
 	// Field names follow the k8saudit plugin's (ka.*) where they mean the
 	// same thing, so falcosidekick templates written for Falco's own
@@ -69,10 +70,10 @@ func (f *Format) falco(a *alert) falcoEvent {
 		"secret_enum.rule_id":   a.Rule.ID,
 		"secret_enum.truncated": a.Alert.Truncated,
 	}
-	if ip := a.sourceIP(); ip != "" {
-		fields["ka.sourceips"] = []string{ip}
+	if len(ips.list) > 0 {
+		fields["ka.sourceips"] = ips.list[:min(len(ips.list), n)]
 	}
-	if hasUA {
+	if len(uas.list) > 0 {
 		fields["ka.useragent"] = cut(ua, falcoValue)
 	}
 	if imp := a.impersonated(); len(imp) > 0 {
@@ -88,7 +89,7 @@ func (f *Format) falco(a *alert) falcoEvent {
 
 	// Falco's output line: "<time>: <Priority> <message>".
 	msg := fmt.Sprintf("Kubernetes secret enumeration (user=%s source=%s useragent=%s distinct=%d ns=%s names=%s)",
-		cut(a.user(), 100), a.sourceIP(), cut(orNone(ua), 100), a.distinct(), cut(namespaces, 100), cut(names, 150))
+		cut(a.user(), 100), cut(orNone(ips.shown(n)), 100), cut(orNone(ua), 100), a.distinct(), cut(namespaces, 100), cut(names, 150))
 	return falcoEvent{
 		UUID:         a.Alert.ID,
 		Output:       a.Timestamp + ": " + priority + " " + msg,

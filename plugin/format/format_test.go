@@ -431,3 +431,40 @@ func ExampleFormat_Item() {
 	// Output:
 	// {"labels":{"alertname":"K8sSecretEnumeration","fingerprint":"fp","rule_id":"r1","severity":"high","source_ip":"10.0.0.7","user":"u"},"annotations":{"alert_id":"id-1","alert_type":"new","distinct_names":"3","events":"0","names":"a, b, c","namespaces":"ns","outcomes":"allow","summary":"u read 3 distinct secrets in 1 namespace from 10.0.0.7"},"startsAt":"2026-11-25T10:00:03.000Z","endsAt":"2026-11-25T10:05:03.000Z"}
 }
+
+// With group_by leaving the source IP and the user agent out of the
+// fingerprint, the alert lists the values its events carried: they become
+// annotations (labels would split the fingerprint's alerts) and lists.
+func TestUngroupedFieldsAreLists(t *testing.T) {
+	ecs := ecsOf(t, readmeAlert())
+	ecs = bytes.Replace(ecs, []byte(`"source":{"ip":"10.244.3.17"}`), []byte(`"source":{"ip":["10.0.0.1","10.0.0.2"]}`), 1)
+	ecs = bytes.Replace(ecs, []byte(`"user_agent":{"original":"curl/8.5.0"}`), []byte(`"user_agent":{"original":["curl/8.5.0","kubectl/1.31"]}`), 1)
+	if !bytes.Contains(ecs, []byte(`["10.0.0.1","10.0.0.2"]`)) || !bytes.Contains(ecs, []byte(`"kubectl/1.31"]`)) {
+		t.Fatalf("ECS shape changed: %s", ecs)
+	}
+	am := item(t, testFormat(Alertmanager), ecs)
+	labels, ann := am["labels"].(map[string]any), am["annotations"].(map[string]any)
+	if _, ok := labels["source_ip"]; ok {
+		t.Errorf("labels %v", labels)
+	}
+	if _, ok := labels["user_agent"]; ok {
+		t.Errorf("labels %v", labels)
+	}
+	if ann["source_ips"] != "10.0.0.1, 10.0.0.2" || ann["user_agents"] != "curl/8.5.0, kubectl/1.31" ||
+		!strings.HasSuffix(ann["summary"].(string), "from 2 addresses within 6m0s") {
+		t.Errorf("annotations %v", ann)
+	}
+	fa := item(t, testFormat(Falco), ecs)["output_fields"].(map[string]any)
+	if !reflect.DeepEqual(fa["ka.sourceips"], []any{"10.0.0.1", "10.0.0.2"}) || fa["ka.useragent"] != "curl/8.5.0, kubectl/1.31" {
+		t.Errorf("falco fields %v", fa)
+	}
+	sl := item(t, testFormat(Slack), ecs)
+	fields := sl["blocks"].([]any)[1].(map[string]any)["fields"].([]any)
+	if fields[1].(map[string]any)["text"] != "*Source IP*\n10.0.0.1, 10.0.0.2" {
+		t.Errorf("slack fields %v", fields)
+	}
+	bad := bytes.Replace(ecs, []byte(`["10.0.0.1","10.0.0.2"]`), []byte(`7`), 1)
+	if _, err := testFormat(Alertmanager).Item(bad); err == nil {
+		t.Error("a number as source.ip rendered")
+	}
+}

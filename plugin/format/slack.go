@@ -37,17 +37,14 @@ type slackMessage struct {
 // names. Every value from the audit log is escaped for mrkdwn, so a user
 // named "<!channel>" cannot ping a channel.
 func (f *Format) slack(a *alert) slackMessage {
-	ua, hasUA := a.userAgent()
-	if !hasUA {
-		ua = "(none)"
-	}
+	ua := a.userAgents().shown(f.maxNames())
 	field := func(label, value string) slackTextObject {
 		head := "*" + label + "*\n"
 		return slackTextObject{Type: "mrkdwn", Text: head + mrkdwn(orNone(value), slackField-len(head))}
 	}
 	fields := []slackTextObject{
 		field("User", a.user()),
-		field("Source IP", a.sourceIP()),
+		field("Source IP", a.sourceIPs().shown(f.maxNames())),
 		field("User agent", ua),
 		field("Distinct secrets", strconv.Itoa(a.distinct())),
 		field("Reads", strconv.Itoa(a.Event.Count)),
