@@ -46,6 +46,14 @@ type Alert struct {
 	SourceIP     string
 	UserAgent    string
 	HasUserAgent bool
+	// GroupBy is the fingerprint's fields (nil: the rule's). For a field the
+	// rule groups by and GroupBy leaves out, SourceIPs and UserAgents list
+	// the distinct values of the window's events, sorted (a missing user
+	// agent adds none); GroupByNames is then alert.group_by.
+	GroupBy      []rule.Field
+	GroupByNames []string
+	SourceIPs    []string
+	UserAgents   []string
 
 	// Columns in the rule's order.
 	Columns []ColumnValue

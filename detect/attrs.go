@@ -2,6 +2,7 @@ package detect
 
 import (
 	"encoding/hex"
+	"net/netip"
 	"strings"
 
 	"github.com/google/uuid"
@@ -19,28 +20,38 @@ type recordAttrs struct {
 	ImpersonatedUser string
 	SourceIPs        string // every parsable sourceIPs entry, canonical, comma-joined; "" when the only one is the source
 	AuditID          string // an auditID that is not a UUID (a client can set Audit-ID)
+	// The values of the fields the rule groups by and group_by leaves out:
+	// the source address, and the user agent ("" when missing).
+	Source    string
+	UserAgent string
 }
 
-const attrSep = "\x00"
+const (
+	attrSep    = "\x00"
+	attrFields = 7
+)
 
 func (a recordAttrs) key() string {
-	return strings.Join([]string{a.Namespace, a.Decision, a.ImpersonatedUser, a.SourceIPs, a.AuditID}, attrSep)
+	return strings.Join([]string{a.Namespace, a.Decision, a.ImpersonatedUser, a.SourceIPs, a.AuditID, a.Source,
+		a.UserAgent}, attrSep)
 }
 
 func splitAttrs(s string) recordAttrs {
 	if s == "" {
 		return recordAttrs{}
 	}
-	f := strings.SplitN(s, attrSep, 5)
-	for len(f) < 5 {
+	f := strings.SplitN(s, attrSep, attrFields)
+	for len(f) < attrFields {
 		f = append(f, "")
 	}
-	return recordAttrs{Namespace: f[0], Decision: f[1], ImpersonatedUser: f[2], SourceIPs: f[3], AuditID: f[4]}
+	return recordAttrs{Namespace: f[0], Decision: f[1], ImpersonatedUser: f[2], SourceIPs: f[3], AuditID: f[4],
+		Source: f[5], UserAgent: f[6]}
 }
 
 // refAttrs interns an event's attributes, building the key in a scratch
-// buffer so that a combination seen before costs no allocation.
-func (e *Engine) refAttrs(ev *audit.Event, auditID string) strID {
+// buffer so that a combination seen before costs no allocation. ip is the
+// source address the rule chose.
+func (e *Engine) refAttrs(ev *audit.Event, ip netip.Addr, auditID string) strID {
 	b := e.attrBuf[:0]
 	b = appendAttr(b, ev.Namespace)
 	b = append(b, attrSep...)
@@ -64,8 +75,16 @@ func (e *Engine) refAttrs(ev *audit.Event, auditID string) strID {
 	}
 	b = append(b, attrSep...)
 	b = appendAttr(b, auditID)
+	b = append(b, attrSep...)
+	if !e.groupIP {
+		b = ip.AppendTo(b)
+	}
+	b = append(b, attrSep...)
+	if !e.groupUA {
+		b = appendAttr(b, ev.UserAgent)
+	}
 	e.attrBuf = b
-	if len(b) == 4*len(attrSep) {
+	if len(b) == (attrFields-1)*len(attrSep) {
 		return 0
 	}
 	return e.pool.refBytes(b)

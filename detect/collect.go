@@ -14,7 +14,7 @@ import (
 func (e *Engine) collect(f *fingerprint, from, to, at int64, typ AlertType) *Alert {
 	recs := f.between(from, to)
 	e.gen++
-	var names, namespaces, decisions, imps, ips []string
+	var names, namespaces, decisions, imps, ips, sources, agents []string
 	var audits []auditRef
 	seen := map[strID]recordAttrs{}
 	for i := range recs {
@@ -35,6 +35,8 @@ func (e *Engine) collect(f *fingerprint, from, to, at int64, typ AlertType) *Ale
 			if a.SourceIPs != "" {
 				ips = append(ips, strings.Split(a.SourceIPs, ",")...)
 			}
+			sources = append(sources, a.Source)
+			agents = append(agents, a.UserAgent)
 		}
 		if id := auditIDOf(r, a); id != "" {
 			audits = append(audits, auditRef{t: r.t, id: id})
@@ -43,6 +45,7 @@ func (e *Engine) collect(f *fingerprint, from, to, at int64, typ AlertType) *Ale
 	if f.ip != "" {
 		ips = append(ips, f.ip)
 	}
+	ips = append(ips, sources...)
 	a := &Alert{
 		Rule:              e.rule,
 		Type:              typ,
@@ -60,6 +63,14 @@ func (e *Engine) collect(f *fingerprint, from, to, at int64, typ AlertType) *Ale
 		AuditIDs:          latestAuditIDs(audits),
 		Truncated:         f.truncatedAt >= from,
 		Fingerprint:       fingerprintID(f.key),
+		GroupBy:           e.groupBy,
+		GroupByNames:      e.groupNames,
+	}
+	if !e.groupIP {
+		a.SourceIPs = sortedUnique(sources)
+	}
+	if !e.groupUA {
+		a.UserAgents = sortedUnique(agents)
 	}
 	if len(recs) > 0 {
 		a.EventStart, a.EventEnd = recs[0].t, recs[len(recs)-1].t
@@ -81,8 +92,14 @@ func (e *Engine) collect(f *fingerprint, from, to, at int64, typ AlertType) *Ale
 			values = nonEmpty(f.user)
 		case rule.FieldSourceIP:
 			values = nonEmpty(f.ip)
+			if !e.groupIP {
+				values = a.SourceIPs
+			}
 		case rule.FieldUserAgent:
 			values = nonEmpty(f.ua)
+			if !e.groupUA {
+				values = a.UserAgents
+			}
 		}
 		if values == nil {
 			values = []string{}

@@ -3,6 +3,7 @@ package detect
 import (
 	"bytes"
 	"encoding/json"
+	"slices"
 
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect/rule"
 )
@@ -30,12 +31,14 @@ type ecsUser struct {
 	Name string `json:"name"`
 }
 
+// ecsSource and ecsUserAgent hold a string for a field of the fingerprint,
+// and the list of values seen for a field group_by leaves out.
 type ecsSource struct {
-	IP string `json:"ip"`
+	IP any `json:"ip"`
 }
 
 type ecsUserAgent struct {
-	Original string `json:"original"`
+	Original any `json:"original"`
 }
 
 type ecsRule struct {
@@ -62,11 +65,12 @@ type ecsEvent struct {
 }
 
 type ecsMeta struct {
-	ID          string `json:"id"`
-	Type        string `json:"type"`
-	Mode        string `json:"mode"`
-	Fingerprint string `json:"fingerprint"`
-	Truncated   bool   `json:"truncated"`
+	ID          string   `json:"id"`
+	Type        string   `json:"type"`
+	Mode        string   `json:"mode"`
+	Fingerprint string   `json:"fingerprint"`
+	Truncated   bool     `json:"truncated"`
+	GroupBy     []string `json:"group_by,omitempty"`
 }
 
 type ecsRelated struct {
@@ -125,19 +129,31 @@ func (a *Alert) ecs() *ecsAlert {
 		Window: ecsRange{Start: FormatTime(a.WindowStart), End: FormatTime(a.WindowEnd)},
 		Event:  ecsEvent{Kind: "alert", Start: FormatTime(a.EventStart), End: FormatTime(a.EventEnd), Count: a.EventCount},
 		Alert: ecsMeta{ID: a.ID, Type: a.Type.String(), Mode: a.Mode.String(), Fingerprint: a.Fingerprint,
-			Truncated: a.Truncated},
+			Truncated: a.Truncated, GroupBy: a.GroupByNames},
 		Related:    ecsRelated{IP: nonNil(a.RelatedIPs), User: relatedUsers(a)},
 		Kubernetes: ecsKubernetes{Audit: ecsAudit{AuditID: nonNil(a.AuditIDs)}},
 	}
+	groups := a.GroupBy
+	if groups == nil {
+		groups = r.GroupBy
+	}
 	for _, g := range r.GroupBy {
+		grouped := slices.Contains(groups, g)
 		switch g {
 		case rule.FieldUser:
 			e.User = &ecsUser{a.User}
 		case rule.FieldSourceIP:
-			e.Source = &ecsSource{a.SourceIP}
+			if grouped {
+				e.Source = &ecsSource{a.SourceIP}
+			} else {
+				e.Source = &ecsSource{nonNil(a.SourceIPs)}
+			}
 		case rule.FieldUserAgent:
-			if a.HasUserAgent {
+			switch {
+			case grouped && a.HasUserAgent:
 				e.UserAgent = &ecsUserAgent{a.UserAgent}
+			case !grouped && len(a.UserAgents) > 0:
+				e.UserAgent = &ecsUserAgent{a.UserAgents}
 			}
 		}
 	}

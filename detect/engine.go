@@ -2,8 +2,11 @@ package detect
 
 import (
 	"container/heap"
+	"errors"
+	"fmt"
 	"math"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
@@ -23,6 +26,14 @@ type Engine struct {
 	rule *rule.Rule
 	set  Settings
 	f    *rule.Filter
+
+	// The fingerprint's fields, in the rule's order. A field the rule
+	// groups by and these do not (groupIP, groupUA false) is kept per
+	// record instead and listed in alerts. groupNames is alert.group_by:
+	// nil when the grouping is the rule's.
+	groupBy          []rule.Field
+	groupIP, groupUA bool
+	groupNames       []string
 
 	// Decided alerts and cuts, until the caller takes them.
 	alerts []*Alert
@@ -100,8 +111,13 @@ func New(r *rule.Rule, s Settings) (*Engine, error) {
 	if err != nil {
 		return nil, err
 	}
+	groupBy, err := groupFields(r, s.GroupBy)
+	if err != nil {
+		return nil, err
+	}
 	e := &Engine{
-		rule: r, set: s, f: f,
+		rule: r, set: s, f: f, groupBy: groupBy,
+		groupIP: slices.Contains(groupBy, rule.FieldSourceIP), groupUA: slices.Contains(groupBy, rule.FieldUserAgent),
 		window: int64(s.Window), suppress: int64(s.Suppress), interval: int64(s.Interval),
 		lateness: int64(s.AllowedLateness), delay: int64(s.ReorderDelay),
 		pool: newPool(),
@@ -109,7 +125,38 @@ func New(r *rule.Rule, s Settings) (*Engine, error) {
 		wm:   noTime, nextEval: noTime, lastEval: noTime, newestMatch: noTime,
 		streamAlerts: make(map[int64]int),
 	}
+	if len(groupBy) != len(r.GroupBy) {
+		for _, g := range groupBy {
+			e.groupNames = append(e.groupNames, g.GroupName())
+		}
+	}
 	return e, nil
+}
+
+// groupFields checks a group_by against the rule's grouping and puts it in
+// the rule's order, so that the order it was written in changes neither
+// fingerprints nor alert ids.
+func groupFields(r *rule.Rule, want []rule.Field) ([]rule.Field, error) {
+	if want == nil {
+		return r.GroupBy, nil
+	}
+	for _, g := range want {
+		if !slices.Contains(r.GroupBy, g) {
+			return nil, fmt.Errorf("group_by: the rule does not group by field %d", g)
+		}
+	}
+	var out []rule.Field
+	for _, g := range r.GroupBy {
+		if slices.Contains(want, g) {
+			out = append(out, g)
+		}
+	}
+	if slices.Contains(r.GroupBy, rule.FieldUser) && !slices.Contains(out, rule.FieldUser) {
+		// The alert, its summary and every destination's identity of an
+		// alert name one user.
+		return nil, errors.New("group_by must include the user")
+	}
+	return out, nil
 }
 
 // Settings returns the settings the engine runs with.
@@ -316,7 +363,7 @@ func (e *Engine) add(ev *audit.Event, t int64, ip netip.Addr) {
 	} else {
 		auditID = ev.AuditID
 	}
-	r.attrs = e.refAttrs(ev, auditID)
+	r.attrs = e.refAttrs(ev, ip, auditID)
 	pos := f.insert(r, e.window)
 	if t > e.newestMatch {
 		e.newestMatch = t

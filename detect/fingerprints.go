@@ -14,7 +14,7 @@ import (
 func (e *Engine) lookup(ev *audit.Event, ip netip.Addr) *fingerprint {
 	b := e.keyBuf[:0]
 	uaMissing := false
-	for _, g := range e.rule.GroupBy {
+	for _, g := range e.groupBy {
 		switch g {
 		case rule.FieldUser:
 			b = append(append(b, bounded(ev.User)...), 0)
@@ -48,7 +48,7 @@ func (e *Engine) lookup(ev *audit.Event, ip netip.Addr) *fingerprint {
 	// The group values are views into the key: one allocation.
 	parts := strings.Split(key, "\x00")
 	i := 0
-	for _, g := range e.rule.GroupBy {
+	for _, g := range e.groupBy {
 		switch g {
 		case rule.FieldUser:
 			f.user = parts[i]

@@ -42,6 +42,10 @@ type Settings struct {
 	MaxClockSkew time.Duration // 0 turns the future-time guard off
 	MaxAlerts    int
 	SourceIP     rule.SourceIPMode
+	// GroupBy is the fingerprint: the rule's group-by fields, or some of
+	// them (the user always). nil groups as the rule does. A field left out
+	// no longer splits fingerprints; alerts list the values it took.
+	GroupBy []rule.Field
 	// Exclusions holds each exclusion list by its setting key; a list given
 	// in the configuration replaces the rule's default.
 	Exclusions             map[string][]string

@@ -55,6 +55,15 @@ func testSettings(t testing.TB, kv ...string) Settings {
 			s.MaxFingerprints = n
 		case "max_names_per_fingerprint":
 			s.MaxNamesPerFingerprint = n
+		case "group_by":
+			s.GroupBy, nerr = []rule.Field{}, nil
+			for _, g := range strings.Split(v, ",") {
+				f := map[string]rule.Field{"user": rule.FieldUser, "source_ip": rule.FieldSourceIP, "user_agent": rule.FieldUserAgent}[g]
+				if f == rule.FieldNone {
+					t.Fatalf("testSettings: group_by %q", g)
+				}
+				s.GroupBy = append(s.GroupBy, f)
+			}
 		default:
 			if _, ok := s.Exclusions[k]; !ok {
 				t.Fatalf("testSettings: no key %q", k)

@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect/rule"
@@ -28,8 +29,11 @@ type Snapshot struct {
 	// EvictedNewest is the newest record time of any fingerprint evicted
 	// under max_fingerprints (0: none): a restored engine flags every new
 	// fingerprint's alerts over windows that start at or before it.
-	EvictedNewest int64                 `json:"evicted_newest,omitempty"`
-	Fingerprints  []FingerprintSnapshot `json:"fingerprints"`
+	EvictedNewest int64 `json:"evicted_newest,omitempty"`
+	// GroupBy is group_by when it is not the rule's grouping: fingerprints
+	// of another grouping cannot be taken over.
+	GroupBy      string                `json:"group_by,omitempty"`
+	Fingerprints []FingerprintSnapshot `json:"fingerprints"`
 }
 
 // FingerprintSnapshot is one group's state.
@@ -63,12 +67,16 @@ type RecordSnapshot struct {
 	ImpersonatedUser string `json:"imp,omitempty"`
 	SourceIPs        string `json:"ips,omitempty"`
 	AuditID          string `json:"id,omitempty"`
+	// The source address and user agent, when group_by leaves them out.
+	Source    string `json:"src,omitempty"`
+	UserAgent string `json:"ua,omitempty"`
 }
 
 // Snapshot captures the engine's state.
 func (e *Engine) Snapshot() *Snapshot {
 	s := &Snapshot{
-		Version: StateVersion, Rule: e.rule.ID, Mode: e.set.Mode.String(), Window: e.window,
+		Version: StateVersion, Rule: e.rule.ID, Mode: e.set.Mode.String(), GroupBy: strings.Join(e.groupNames, ","),
+		Window:    e.window,
 		Watermark: e.wm, NextEval: e.nextEval, LastEval: e.lastEval, NewestMatch: e.newestMatch,
 	}
 	if e.evicted != nil {
@@ -99,7 +107,7 @@ func (e *Engine) Snapshot() *Snapshot {
 			a := splitAttrs(e.pool.str(r.attrs))
 			fs.Records = append(fs.Records, RecordSnapshot{Time: r.t, Name: index[r.slot],
 				Namespace: a.Namespace, Decision: a.Decision, ImpersonatedUser: a.ImpersonatedUser,
-				SourceIPs: a.SourceIPs, AuditID: auditIDOf(r, a)})
+				SourceIPs: a.SourceIPs, AuditID: auditIDOf(r, a), Source: a.Source, UserAgent: a.UserAgent})
 		}
 		fs.Checks = checks[f]
 		s.Fingerprints = append(s.Fingerprints, fs)
@@ -119,6 +127,9 @@ func (e *Engine) Restore(s *Snapshot) error {
 		return fmt.Errorf("state of rule %s, not %s", s.Rule, e.rule.ID)
 	case s.Mode != e.set.Mode.String():
 		return fmt.Errorf("state of mode %s, the configuration says %s", s.Mode, e.set.Mode)
+	case s.GroupBy != strings.Join(e.groupNames, ","):
+		return fmt.Errorf("state of group_by %s, the configuration says %s", groupByText(s.GroupBy, e.rule),
+			groupByText(strings.Join(e.groupNames, ","), e.rule))
 	case e.wm != noTime || len(e.fps) > 0:
 		return errors.New("the engine has already seen events")
 	}
@@ -151,7 +162,8 @@ func (e *Engine) Restore(s *Snapshot) error {
 			f.slots[slots[j]].reported = n.Reported
 		}
 		for _, r := range fs.Records {
-			a := recordAttrs{Namespace: r.Namespace, Decision: r.Decision, ImpersonatedUser: r.ImpersonatedUser, SourceIPs: r.SourceIPs}
+			a := recordAttrs{Namespace: r.Namespace, Decision: r.Decision, ImpersonatedUser: r.ImpersonatedUser,
+				SourceIPs: r.SourceIPs, Source: r.Source, UserAgent: r.UserAgent}
 			nr := rec{t: r.Time, slot: slots[r.Name]}
 			if u, ok := parseAuditUUID(r.AuditID); ok {
 				nr.audit = u
@@ -200,6 +212,9 @@ func (s *Snapshot) check(e *Engine) error {
 			if !inRange(r.Time) {
 				return fmt.Errorf("fingerprint %d: record time out of range", i)
 			}
+			if _, ok := rule.ParseSourceIP(r.Source); !ok && r.Source != "" {
+				return fmt.Errorf("fingerprint %d: bad source IP %q", i, r.Source)
+			}
 		}
 		for _, t := range fs.Checks {
 			if !inRange(t) {
@@ -211,4 +226,16 @@ func (s *Snapshot) check(e *Engine) error {
 		}
 	}
 	return nil
+}
+
+// groupByText names a snapshot's grouping, "" being the rule's.
+func groupByText(g string, r *rule.Rule) string {
+	if g != "" {
+		return g
+	}
+	names := make([]string, len(r.GroupBy))
+	for i, f := range r.GroupBy {
+		names[i] = f.GroupName()
+	}
+	return strings.Join(names, ",")
 }

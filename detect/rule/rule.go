@@ -25,7 +25,9 @@ type Rule struct {
 	Distinct Field
 	// GroupBy lists the fingerprint fields, a subset of user, source IP and
 	// user agent. A missing user or source IP never matches; a missing user
-	// agent is a value of its own (a null BY key is its own group).
+	// agent is a value of its own (a null BY key is its own group). The
+	// engine's group_by may group by fewer of them; the WHERE clause still
+	// requires the user and the source IP the rule groups by.
 	GroupBy []Field
 	// Threshold is the default number of distinct values that alerts.
 	Threshold int
@@ -52,6 +54,20 @@ const (
 	FieldDecision
 	FieldImpersonatedUser
 )
+
+// GroupName is the name of a fingerprint field in the group_by setting and
+// in alert.group_by ("" for a field no rule groups by).
+func (f Field) GroupName() string {
+	switch f {
+	case FieldUser:
+		return "user"
+	case FieldSourceIP:
+		return "source_ip"
+	case FieldUserAgent:
+		return "user_agent"
+	}
+	return ""
+}
 
 // Match says how an exclusion compares values.
 type Match uint8

@@ -45,7 +45,8 @@ func TestDefaults(t *testing.T) {
 		e.SourceIP != rule.SourceIPPeer || e.MaxFingerprints != 100000 || e.MaxNamesPerFingerprint != 1000 ||
 		!reflect.DeepEqual(e.Exclusions["exclude_users"], []string{"system:kube-controller-manager", "system:kube-scheduler"}) ||
 		!reflect.DeepEqual(e.Exclusions["exclude_source_ips"], []string{"127.0.0.1", "::1"}) ||
-		!reflect.DeepEqual(e.Exclusions["exclude_names"], []string{"sh.helm.release.*"}) {
+		!reflect.DeepEqual(e.Exclusions["exclude_names"], []string{"sh.helm.release.*"}) ||
+		!reflect.DeepEqual(e.GroupBy, Rule.GroupBy) {
 		t.Fatalf("engine defaults %+v", e)
 	}
 	want := deliver.Options{URL: "http://127.0.0.1:9880/alerts", TLSVerify: true,
@@ -100,7 +101,7 @@ func TestValues(t *testing.T) {
 	c, err := Parse(base(
 		"Mode", "schedule", "THRESHOLD", "5", "window", "10m", "suppress", "90", "interval", "5m",
 		"allowed_lateness", "0", "source_ip", "client", "exclude_users", "a, b ,,c", "exclude_source_ips", "none",
-		"exclude_names", "x*,y?", "max_fingerprints", "10", "max_names_per_fingerprint", "50",
+		"exclude_names", "x*,y?", "max_fingerprints", "10", "max_names_per_fingerprint", "50", "group_by", "User_Agent, user",
 		"record_key", "message", "alert_format", "json_lines",
 		"alert_headers", "X-Scope-OrgID: tenant-1, Accept: a, b, X-Other:v",
 		"alert_header_1", "X-Comma: c, d: e", "alert_bearer_token_file", token,
@@ -116,6 +117,12 @@ func TestValues(t *testing.T) {
 	if e.Mode != detect.ModeSchedule || e.Threshold != 5 || e.Window != 10*time.Minute || e.Suppress != 90*time.Second ||
 		e.AllowedLateness != 0 || e.SourceIP != rule.SourceIPClient || e.MaxFingerprints != 10 || e.MaxNamesPerFingerprint != 50 {
 		t.Fatalf("engine %+v", e)
+	}
+	if !reflect.DeepEqual(e.GroupBy, []rule.Field{rule.FieldUser, rule.FieldUserAgent}) {
+		t.Fatalf("group_by %v", e.GroupBy)
+	}
+	if !strings.Contains(c.String(), " group_by=user,user_agent ") {
+		t.Fatalf("effective settings: %s", c.String())
 	}
 	if !reflect.DeepEqual(e.Exclusions["exclude_users"], []string{"a", "b", "c"}) || len(e.Exclusions["exclude_source_ips"]) != 0 ||
 		!reflect.DeepEqual(e.Exclusions["exclude_names"], []string{"x*", "y?"}) {
@@ -171,6 +178,10 @@ func TestBadValues(t *testing.T) {
 		{[]string{"max_clock_skew", "x"}, "max_clock_skew", "duration"},
 		{[]string{"max_alerts", "0"}, "max_alerts", "integer from 1"},
 		{[]string{"source_ip", "first"}, "source_ip", "peer"},
+		{[]string{"group_by", "source_ip,user_agent"}, "group_by", "must include user"},
+		{[]string{"group_by", "none"}, "group_by", "not a field to group by; accepted: user, source_ip, user_agent"},
+		{[]string{"group_by", "user,ip"}, "group_by", "not a field to group by"},
+		{[]string{"group_by", "user,user_agent,User"}, "group_by", "user is listed twice"},
 		{[]string{"exclude_source_ips", "10.0.0.0/33"}, "exclude_source_ips", "not an IP address or CIDR"},
 		{[]string{"exclude_source_ips", "localhost"}, "exclude_source_ips", "not an IP address or CIDR"},
 		{[]string{"exclude_names", `abc\`}, "exclude_names", "escape"},

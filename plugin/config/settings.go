@@ -1,6 +1,8 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"net/url"
 	"strconv"
@@ -80,6 +82,9 @@ func build() []Setting {
 		"which `sourceIPs` entry is the source: `peer` (last: the address that connected to the API server, which a client cannot forge), `client` (first, as forwarded by proxies), `elastic` (single-entry events only, as Elastic's rule)",
 		choice(func(c *Config) *rule.SourceIPMode { return &eng(c).SourceIP },
 			is("peer", rule.SourceIPPeer), is("client", rule.SourceIPClient), is("elastic", rule.SourceIPElastic)))
+	add("group_by", Detection, groupNames(Rule.GroupBy),
+		"the fingerprint: `user` with any of `source_ip`, `user_agent` (order does not matter); `user` alone catches a client that rotates user agents or addresses, `user,source_ip` one that rotates user agents; alerts then list every value of a field left out (see [group_by](#group_by-catching-rotating-clients))",
+		groupBy())
 	for _, x := range Rule.Exclusions {
 		add(x.Setting, Detection, strings.Join(x.Default, ","), x.Doc,
 			list(func(l []string) error { return rule.CheckExclusion(x, l) },
@@ -193,6 +198,60 @@ func build() []Setting {
 		"`host:port` to serve Prometheus metrics (`/metrics`) and `/healthz` on, e.g. `0.0.0.0:2021`; off when unset (see Metrics below)",
 		text(func(c *Config) *string { return &c.MetricsListen }))
 	return t
+}
+
+// groupBy reads group_by: a subset of the rule's group-by fields that holds
+// the user (see detect.Settings.GroupBy), kept in the rule's order.
+func groupBy() Setting {
+	var names []string
+	for _, f := range Rule.GroupBy {
+		names = append(names, f.GroupName())
+	}
+	return Setting{
+		Accepted: "a comma-separated list of " + strings.Join(names, ", ") + " holding user",
+		set: func(c *Config, v string) error {
+			chosen := map[rule.Field]bool{}
+			for _, w := range SplitList(v) {
+				f := rule.FieldNone
+				for _, g := range Rule.GroupBy {
+					if strings.EqualFold(w, g.GroupName()) {
+						f = g
+					}
+				}
+				switch {
+				case f == rule.FieldNone:
+					return fmt.Errorf("%q is not a field to group by; accepted: %s", w, strings.Join(names, ", "))
+				case chosen[f]:
+					return fmt.Errorf("%s is listed twice", f.GroupName())
+				}
+				chosen[f] = true
+			}
+			if !chosen[rule.FieldUser] {
+				return errors.New("must include user: an alert names one user (the rule still requires a user and a source address, whatever the grouping)")
+			}
+			c.Engine.GroupBy = nil
+			for _, g := range Rule.GroupBy {
+				if chosen[g] {
+					c.Engine.GroupBy = append(c.Engine.GroupBy, g)
+				}
+			}
+			return nil
+		},
+		show: func(c *Config) string {
+			if c.Engine.GroupBy == nil {
+				return groupNames(Rule.GroupBy)
+			}
+			return groupNames(c.Engine.GroupBy)
+		},
+	}
+}
+
+func groupNames(fields []rule.Field) string {
+	names := make([]string, len(fields))
+	for i, f := range fields {
+		names[i] = f.GroupName()
+	}
+	return strings.Join(names, ",")
 }
 
 // absoluteURL is a URL with a scheme and a host, as Alertmanager's
