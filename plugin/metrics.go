@@ -72,7 +72,7 @@ func (in *instance) Metrics() metrics.Snapshot {
 		Spooled: s.Spooled, SpoolErrors: s.SpoolErrors, SenderPanics: s.Panics,
 		Rejected: s.Rejected, QueueFull: s.DroppedQueueFull, Closed: s.DroppedClosed, Invalid: s.DroppedInvalid,
 		RetriesExhausted: s.DroppedRetriesExhausted, AtClose: s.DroppedAtClose, SpoolFull: s.SpoolDropped,
-		SpoolCorrupt: s.SpoolCorrupt,
+		SpoolCorrupt: s.SpoolCorrupt, Unencodable: s.DroppedUnencodable,
 
 		Pending: s.Pending, QueueCapacity: in.cfg.Delivery.QueueSize, SpoolBytes: in.sender.SpoolBytes(),
 	}

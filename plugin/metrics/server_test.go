@@ -57,7 +57,7 @@ func known() Snapshot {
 		FingerprintsEvicted: 17, NamesDropped: 18, EventsCoalesced: 19, Fingerprints: 20, Names: 21,
 		Watermark: 1_764_064_803_500_000_000,
 		Enqueued:  22, Recovered: 23, Sent: 24, Requests: 25, Retries: 26, Spooled: 27, SpoolErrors: 28, SenderPanics: 29,
-		Rejected: 30, QueueFull: 31, Closed: 32, Invalid: 33, RetriesExhausted: 34, AtClose: 35, SpoolFull: 36, SpoolCorrupt: 37,
+		Rejected: 30, QueueFull: 31, Closed: 32, Invalid: 33, RetriesExhausted: 34, AtClose: 35, SpoolFull: 36, SpoolCorrupt: 37, Unencodable: 38,
 		Pending: 38, QueueCapacity: 39, SpoolBytes: 40, SpoolLimitBytes: 41,
 	}
 }
@@ -102,6 +102,7 @@ var wantKnown = map[string]float64{
 	`k8s_secret_enum_alerts_dropped_total{reason="at_close"}`:          35,
 	`k8s_secret_enum_alerts_dropped_total{reason="spool_full"}`:        36,
 	`k8s_secret_enum_alerts_dropped_total{reason="spool_corrupt"}`:     37,
+	`k8s_secret_enum_alerts_dropped_total{reason="unencodable"}`:       38,
 	"k8s_secret_enum_alerts_pending":                                   38,
 	"k8s_secret_enum_alert_queue_capacity":                             39,
 	"k8s_secret_enum_spool_bytes":                                      40,

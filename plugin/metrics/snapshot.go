@@ -30,7 +30,7 @@ type Snapshot struct {
 	// Delivery (cumulative).
 	Enqueued, Recovered, Sent, Requests, Retries, Spooled, SpoolErrors, SenderPanics uint64
 	// Alerts lost or refused, by reason.
-	Rejected, QueueFull, Closed, Invalid, RetriesExhausted, AtClose, SpoolFull, SpoolCorrupt uint64
+	Rejected, QueueFull, Closed, Invalid, RetriesExhausted, AtClose, SpoolFull, SpoolCorrupt, Unencodable uint64
 	// Gauges.
 	Pending         int64 // accepted, not settled: queued, in flight, or in the spool
 	QueueCapacity   int   // alert_queue_size
@@ -121,9 +121,9 @@ var table = []metric{
 		func(s *Snapshot) uint64 { return s.Sent }),
 	counters("alerts_dropped_total",
 		"Alerts lost or refused, by reason: rejected (a non-retryable answer) and retries_exhausted are failed deliveries.",
-		"reason", []string{"rejected", "retries_exhausted", "queue_full", "spool_full", "invalid", "closed", "at_close", "spool_corrupt"},
+		"reason", []string{"rejected", "retries_exhausted", "queue_full", "spool_full", "invalid", "closed", "at_close", "spool_corrupt", "unencodable"},
 		func(s *Snapshot) []uint64 {
-			return []uint64{s.Rejected, s.RetriesExhausted, s.QueueFull, s.SpoolFull, s.Invalid, s.Closed, s.AtClose, s.SpoolCorrupt}
+			return []uint64{s.Rejected, s.RetriesExhausted, s.QueueFull, s.SpoolFull, s.Invalid, s.Closed, s.AtClose, s.SpoolCorrupt, s.Unencodable}
 		}),
 	counter("delivery_requests_total", "HTTP requests attempted.",
 		func(s *Snapshot) uint64 { return s.Requests }),
