@@ -131,11 +131,12 @@ func auditIDs(evs []*event) []string {
 	return out
 }
 
-// relatedIPs: the fingerprint's address, and every address among the first
-// 15 and the last entry of each multi-entry sourceIPs list.
-func relatedIPs(ip string, evs []*event) []string {
-	ips := []string{ip}
+// relatedIPs: the source address of every event, and every address among
+// the first 15 and the last entry of each multi-entry sourceIPs list.
+func relatedIPs(evs []*event) []string {
+	var ips []string
 	for _, e := range evs {
+		ips = append(ips, e.ip)
 		n := len(e.sourceIPs)
 		if n < 2 {
 			continue
@@ -154,15 +155,17 @@ func relatedIPs(ip string, evs []*event) []string {
 
 // buildAlert describes evs (one fingerprint's events, non-empty) as an alert
 // stamped at stamp over the window [w0, stamp].
-func buildAlert(typ, mode string, stamp, w0 int64, evs []*event) map[string]any {
+func buildAlert(g grouping, typ, mode string, stamp, w0 int64, evs []*event) map[string]any {
 	f := evs[0]
-	var names, namespaces, decisions, imps []string
+	var names, namespaces, decisions, imps, addrs, agents []string
 	first, last := evs[0].t, evs[0].t
 	for _, e := range evs {
 		names = append(names, e.name)
 		namespaces = append(namespaces, e.namespace)
 		decisions = append(decisions, e.decision)
 		imps = append(imps, e.impersonated)
+		addrs = append(addrs, e.ip)
+		agents = append(agents, e.ua) // "" when missing: sortedSet skips it
 		first, last = min(first, e.t), max(last, e.t)
 	}
 	var rule any
@@ -172,6 +175,11 @@ func buildAlert(typ, mode string, stamp, w0 int64, evs []*event) map[string]any 
 	audit := map[string]any{"auditID": auditIDs(evs)}
 	if imp := sortedSet(imps); len(imp) > 0 {
 		audit["impersonatedUser"] = map[string]any{"username": imp}
+	}
+	meta := map[string]any{"id": alertID(f.key, w0, stamp), "type": typ, "mode": mode,
+		"fingerprint": fingerprintHex(f.key), "truncated": false}
+	if !g.rule() {
+		meta["group_by"] = g.names()
 	}
 	a := map[string]any{
 		"@timestamp": formatTime(stamp),
@@ -186,16 +194,21 @@ func buildAlert(typ, mode string, stamp, w0 int64, evs []*event) map[string]any 
 		"rule":   rule,
 		"window": map[string]any{"start": formatTime(w0), "end": formatTime(stamp)},
 		"event":  map[string]any{"kind": "alert", "start": formatTime(first), "end": formatTime(last), "count": len(evs)},
-		"alert": map[string]any{"id": alertID(f.key(), w0, stamp), "type": typ, "mode": mode,
-			"fingerprint": fingerprintHex(f.key()), "truncated": false},
+		"alert":  meta,
 		"related": map[string]any{
-			"ip":   relatedIPs(f.ip, evs),
+			"ip":   relatedIPs(evs),
 			"user": sortedSet(append([]string{f.user}, imps...)),
 		},
 		"kubernetes": map[string]any{"audit": audit},
 	}
-	if f.hasUA {
+	if !g.ip {
+		a["source"] = map[string]any{"ip": sortedSet(addrs)}
+	}
+	switch {
+	case g.ua && f.hasUA:
 		a["user_agent"] = map[string]any{"original": f.ua}
+	case !g.ua && len(sortedSet(agents)) > 0:
+		a["user_agent"] = map[string]any{"original": sortedSet(agents)}
 	}
 	return normalize(a)
 }

@@ -43,10 +43,11 @@
 //
 // # Fingerprints and ids
 //
-// Matching events are grouped by the fingerprint (user, source address text,
-// user agent; a missing user agent is a value of its own). Its key is
-// user NUL address NUL (0x01 | 0x02 user-agent) NUL; keys are compared
-// byte-wise. alert.fingerprint is the first 10 bytes of SHA-1(key) in hex;
+// Matching events are grouped by the fingerprint: the fields group_by names,
+// by default the rule's (user, source address text, user agent; a missing
+// user agent is a value of its own). Its key is the parts of the grouped
+// fields in the order user NUL, address NUL, (0x01 | 0x02 user-agent) NUL
+// (user NUL alone under group_by user); keys are compared byte-wise. alert.fingerprint is the first 10 bytes of SHA-1(key) in hex;
 // alert.id is the version 5 UUID, in the namespace of the rule id
 // b4c8e2a1-9f3d-4e7c-a2b1-0d5e6f7a8b9c, of key|window.start|window.end (Unix
 // nanoseconds in decimal).
@@ -99,7 +100,8 @@
 // user, source address text, present user agent before missing, user agent;
 // the first max_alerts go out as new alerts (mode schedule) stamped T with
 // window [T - window, T] listing the fingerprint's events in it, the rest are
-// cut. Nothing carries over between evaluations.
+// cut. Nothing carries over between evaluations. (Under group_by, only the
+// grouped fields are compared after the count and the user.)
 //
 // # Alerts
 //
@@ -120,6 +122,20 @@
 // E (a UUID's text lowercased), taking from the latest (time descending, then
 // id descending) each id once until five are taken, printed sorted. Times are
 // UTC RFC 3339 with nine fractional digits. Lists are [] when empty.
+//
+// # group_by
+//
+// group_by (issue 13) is user and any of source_ip, user_agent, in any
+// order. The WHERE clause stays the rule's: an event still needs a user and a
+// source address. Events that differ only in a field left out are one
+// fingerprint, and stream and schedule mode work on these fingerprints
+// unchanged. Under any grouping but the rule's, an alert lists the values of
+// a left-out field among its events: source.ip becomes the sorted distinct
+// source addresses (a list even of one), user_agent.original the sorted
+// distinct user agents present (user_agent is left out when there is none);
+// related.ip holds every event's source address; and alert.group_by names the
+// grouped fields in the order user, source_ip, user_agent. Under the rule's
+// grouping, however written, the alert is as above, without alert.group_by.
 //
 // # Not modelled
 //

@@ -97,11 +97,43 @@ func runEngine(t testing.TB, s Settings, lines [][]byte) *engineRun {
 // totals are what a differential test reports at the end.
 type totals struct {
 	configs, lines, events, alerts int
+	// Under a group_by other than the rule's: configurations, alerts, and
+	// alerts listing several addresses or user agents (a fingerprint the
+	// rule's grouping would have split).
+	grouped, groupedAlerts, merged int
 }
 
 func (n *totals) String() string {
-	return fmt.Sprintf("%d configurations, %d lines, %d audit events, %d alerts compared", n.configs, n.lines,
-		n.events, n.alerts)
+	return fmt.Sprintf("%d configurations, %d lines, %d audit events, %d alerts compared; group_by: %d configurations, %d alerts, %d over several addresses or user agents",
+		n.configs, n.lines, n.events, n.alerts, n.grouped, n.groupedAlerts, n.merged)
+}
+
+// count adds a run's alerts to the totals.
+func (n *totals) count(s Settings, alerts []map[string]any) {
+	n.alerts += len(alerts)
+	if s.grouping().rule() {
+		return
+	}
+	n.grouped++
+	n.groupedAlerts += len(alerts)
+	for _, a := range alerts {
+		ips, _ := lookup(a, "source.ip")
+		uas, _ := lookup(a, "user_agent.original")
+		if l, ok := ips.([]any); ok && len(l) > 1 {
+			n.merged++
+		} else if l, ok := uas.([]any); ok && len(l) > 1 {
+			n.merged++
+		}
+	}
+}
+
+// checkGrouped fails a run of enough configurations in which group_by never
+// brought a rotating client's reads together: the generator would no longer
+// test it.
+func (n *totals) checkGrouped(t *testing.T) {
+	if n.configs >= 8 && n.merged == 0 {
+		t.Errorf("%s: no alert over several addresses or user agents; the traffic no longer exercises group_by", n)
+	}
 }
 
 // same fails the test at the first difference between engine and model,
@@ -113,7 +145,7 @@ func same(t *testing.T, seed int64, s Settings, engineLines, modelLines [][]byte
 	n.configs++
 	n.lines += len(engineLines)
 	n.events += want.AuditEvents
-	n.alerts += len(want.Alerts)
+	n.count(s, want.Alerts)
 	var problem string
 	if c := got.stats; c.EventsCoalesced+c.RecordsEvicted+c.NamesDropped+c.FingerprintsEvicted > 0 {
 		// The exact comparison holds below the caps; TestCaps covers them.
@@ -152,5 +184,29 @@ func TestDifferential(t *testing.T) {
 			return
 		}
 	}
+	n.checkGrouped(t)
 	t.Logf("%s over %v of event time each, in %v", &n, span, time.Since(start).Round(time.Millisecond))
+}
+
+// TestUserAgentRotation (issue 13): a UA-rotating harvest leaves the engine
+// silent under the rule's grouping and makes one alert under group_by user
+// (and user,source_ip), in both modes, each the model's.
+func TestUserAgentRotation(t *testing.T) {
+	for _, mode := range []string{"stream", "schedule"} {
+		for _, g := range [][]string{nil, {"user", "source_ip", "user_agent"}, {"user"}, {"source_ip", "user"}} {
+			s := Defaults()
+			s.Mode, s.GroupBy = mode, g
+			got, want := runEngine(t, s, uaRotation()), Run(s, uaRotation())
+			n := 1
+			if len(g) == 0 || len(g) == 3 {
+				n = 0
+			}
+			if len(got.alerts) != n {
+				t.Errorf("%s, group_by %v: %d alerts, want %d", mode, g, len(got.alerts), n)
+			}
+			if d := Compare(got.alerts, want.Alerts); d != nil {
+				t.Errorf("%s, group_by %v: engine and model differ\n%s", mode, g, d)
+			}
+		}
+	}
 }

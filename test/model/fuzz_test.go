@@ -77,6 +77,8 @@ func fuzzSettings(s *bytesource) Settings {
 			st.ExcludeNames = []string{p}
 		}
 	}
+	st.GroupBy = choose(s, []string{"user", "source_ip", "user_agent"}, []string{"user"},
+		[]string{"source_ip", "user"}, []string{"user", "user_agent"}, []string{"user_agent", "source_ip", "user"})
 	return st
 }
 

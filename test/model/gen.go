@@ -78,6 +78,7 @@ func Generate(seed int64, p TrafficParams) [][]byte {
 	g.operators(3 + int(3*min(hours, 1)))
 	g.humans(int(60 * hours))
 	g.harvests(2 + int(4*min(hours, 2)))
+	g.rotators(2 + int(4*min(hours, 2)))
 	g.noise(int(5000 * hours))
 	return g.render()
 }
@@ -284,6 +285,107 @@ func (g *gen) harvests(n int) {
 			if g.chance(0.6) {
 				back += g.r.Int63n(int64(3 * time.Second))
 				g.reqs = append(g.reqs, g.get(back, user, ips, ua, nm[0], nm[1]))
+			}
+		}
+	}
+}
+
+// rotators are harvests by clients that dodge the rule's fingerprint: a new
+// User-Agent on every request (curl -A, a script), a new address on every
+// request (one stolen token used from several pods or egress addresses), or
+// both. Under the rule's grouping each value is a fingerprint of its own;
+// group_by brings the reads together. Some go through a proxy that appends
+// its own address, so that the source_ip mode decides which side rotates.
+// Like harvests, they read again where mute periods end and once the first
+// reads have left the window.
+func (g *gen) rotators(n int) {
+	agents := []string{"curl/8.5.0", "curl/7.88.1", "python-requests/2.31.0", "Go-http-client/1.1",
+		"Mozilla/5.0 (X11; Linux x86_64; rv:120.0) Gecko/20100101 Firefox/120.0", "kubectl/v1.28.4", ""}
+	for i := 0; i < n; i++ {
+		user := pick(g.r, []string{"system:serviceaccount:ci:runner", "mallory", "eve@example.com",
+			"system:serviceaccount:default:default", "system:serviceaccount:payments:api"})
+		rotateUA, rotateIP := true, true
+		switch g.r.Intn(3) {
+		case 0:
+			rotateIP = false
+		case 1:
+			rotateUA = false
+		}
+		var pool []string
+		for k := 0; k < 2+g.r.Intn(5); k++ {
+			switch g.r.Intn(4) {
+			case 0:
+				pool = append(pool, fmt.Sprintf("2001:db8:0:2::%x", 1+g.r.Intn(200)))
+			case 1:
+				pool = append(pool, fmt.Sprintf("::ffff:10.244.5.%d", 1+g.r.Intn(250)))
+			default:
+				pool = append(pool, fmt.Sprintf("10.244.%d.%d", 4+g.r.Intn(3), 1+g.r.Intn(250)))
+			}
+		}
+		proxy := ""
+		if g.chance(0.3) {
+			proxy = pick(g.r, []string{"198.51.100.7", "2001:db8::7", "192.0.2.254"})
+		}
+		fixedIP, fixedUA := pick(g.r, pool), pick(g.r, agents)
+		address := func() []string {
+			ip := fixedIP
+			if rotateIP {
+				ip = pick(g.r, pool)
+			}
+			if proxy != "" {
+				return []string{ip, proxy}
+			}
+			return []string{ip}
+		}
+		agent := func() string {
+			if !rotateUA {
+				return fixedUA
+			}
+			if g.chance(0.3) {
+				return fmt.Sprintf("harvest/%d.%d", g.r.Intn(1000), g.r.Intn(10)) // never seen again
+			}
+			return pick(g.r, agents)
+		}
+		read := func(at int64, nm [2]string) {
+			g.reqs = append(g.reqs, g.get(at, user, address(), agent(), nm[0], nm[1]))
+		}
+		// Fast (a script) or slow (a few reads a minute, across the window).
+		step := int64(2 * time.Second)
+		if g.chance(0.3) {
+			step = int64(g.p.Window) / 8
+		}
+		t := g.at()
+		var names [][2]string
+		var times []int64
+		for k := 0; k < 2+g.r.Intn(12); k++ {
+			if k > 0 && !g.chance(0.15) { // else the same instant as the previous read
+				t += 1 + g.r.Int63n(step)
+			}
+			nm := [2]string{g.name(), pick(g.r, namespaces)}
+			if g.chance(0.2) && len(names) > 0 {
+				nm = pick(g.r, names) // again, from another address or user agent
+			}
+			names = append(names, nm)
+			times = append(times, t)
+			read(t, nm)
+		}
+		sup, win := int64(g.p.Suppress), int64(g.p.Window)
+		for _, at := range times {
+			for _, u := range []int64{at + sup, at + sup - 1, at + sup + int64(time.Millisecond)} {
+				if g.chance(0.3) {
+					nm := [2]string{g.name(), pick(g.r, namespaces)}
+					if g.chance(0.5) {
+						nm = pick(g.r, names)
+					}
+					read(u, nm)
+				}
+			}
+		}
+		back := times[len(times)-1] + win + g.r.Int63n(int64(time.Minute))
+		for _, nm := range names {
+			if g.chance(0.5) {
+				back += g.r.Int63n(int64(3 * time.Second))
+				read(back, nm)
 			}
 		}
 	}

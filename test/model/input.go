@@ -18,19 +18,10 @@ type event struct {
 
 	user, ip, ua string
 	hasUA        bool
+	key          string // the fingerprint's key, under the settings' group_by
 
 	name, namespace, decision, impersonated, auditID string
 	sourceIPs                                        []string
-}
-
-// key is the fingerprint's key: user, source IP and user agent, a missing
-// user agent being distinct from every string.
-func (e *event) key() string {
-	ua := "\x01"
-	if e.hasUA {
-		ua = "\x02" + e.ua
-	}
-	return e.user + "\x00" + e.ip + "\x00" + ua + "\x00"
 }
 
 var (
@@ -232,6 +223,7 @@ func (m *matcher) apply(e *event, obj map[string]any) {
 	e.decision = str(obj, "annotations", "authorization.k8s.io/decision")
 	e.impersonated = str(obj, "impersonatedUser", "username")
 	e.auditID = str(obj, "auditID")
+	e.key = m.s.grouping().key(e)
 }
 
 func (m *matcher) excludedAddr(a netip.Addr) bool {

@@ -40,16 +40,17 @@ func Run(s Settings, lines [][]byte) *Result {
 
 // Input is a decoded input, for repeated Views.
 type Input struct {
+	g             grouping
 	byFingerprint map[string][]*event // matching events by alert.fingerprint
 }
 
 // Decode reads lines once for View.
 func Decode(s Settings, lines [][]byte) *Input {
 	events, _ := decode(s, lines)
-	in := &Input{byFingerprint: map[string][]*event{}}
+	in := &Input{g: s.grouping(), byFingerprint: map[string][]*event{}}
 	for _, e := range events {
 		if e.match {
-			fp := fingerprintHex(e.key())
+			fp := fingerprintHex(e.key)
 			in.byFingerprint[fp] = append(in.byFingerprint[fp], e)
 		}
 	}
@@ -72,7 +73,7 @@ func (in *Input) View(fingerprint string, start, end int64, halfOpen bool, read 
 	if len(evs) == 0 {
 		return nil
 	}
-	return buildAlert(typ, mode, end, start, evs)
+	return buildAlert(in.g, typ, mode, end, start, evs)
 }
 
 // inWindow returns the events of evs (sorted by time) with time in [a, b],

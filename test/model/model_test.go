@@ -270,3 +270,112 @@ func TestGenerateIsDeterministic(t *testing.T) {
 		t.Fatalf("matching %d timeless %d alerts %d", r.Matching, r.Timeless, len(r.Alerts))
 	}
 }
+
+// uaRotation is one client reading three secrets with a new user agent per
+// request (the last without one), from one address, then the first again.
+func uaRotation() [][]byte {
+	return [][]byte{ln(0, "a", "ua", `,"userAgent":"curl/8.5.0"`),
+		ln(time.Second, "b", "ua", `,"userAgent":"python-requests/2.31"`),
+		ln(2*time.Second, "c", "ua", ""), ln(3*time.Second, "a", "ua", `,"userAgent":"curl/8.5.0"`)}
+}
+
+// The rule's grouping sees three fingerprints and stays silent; any
+// group_by without user_agent alerts once.
+func TestGroupByUserAgentRotation(t *testing.T) {
+	lines := uaRotation()
+	for _, g := range [][]string{nil, {"user", "source_ip", "user_agent"}, {"user_agent", "user"}} {
+		s := Defaults()
+		s.GroupBy = g
+		want(t, Run(s, lines))
+	}
+	for _, c := range []struct {
+		groupBy []string
+		names   string
+	}{{[]string{"user"}, `["user"]`}, {[]string{"source_ip", "user"}, `["user","source_ip"]`}} {
+		s := Defaults()
+		s.GroupBy = c.groupBy
+		r := Run(s, lines)
+		want(t, r, `new@10:00:02.000000000Z "a","b","c"`)
+		a := r.Alerts[0]
+		get := func(p string) string { v, _ := lookup(a, p); return show(v) }
+		wantIP := `"10.0.0.9"`
+		if len(c.groupBy) == 1 {
+			wantIP = `["10.0.0.9"]` // a list, even of one
+		}
+		for p, v := range map[string]string{"source.ip": wantIP, "user_agent.original": `["curl/8.5.0","python-requests/2.31"]`,
+			"alert.group_by": c.names, "related.ip": `["10.0.0.9"]`} {
+			if got := get(p); got != v {
+				t.Errorf("%v: %s = %s, want %s", c.groupBy, p, got, v)
+			}
+		}
+		key := "mallory\x00"
+		if len(c.groupBy) == 2 {
+			key += "10.0.0.9\x00"
+		}
+		if get("alert.fingerprint") != show(fingerprintHex(key)) {
+			t.Errorf("%v: fingerprint %s, want that of %q", c.groupBy, get("alert.fingerprint"), key)
+		}
+	}
+}
+
+// One token used from several addresses (one behind a proxy): user,user_agent
+// and user catch it, user,source_ip does not.
+func TestGroupByAddressRotation(t *testing.T) {
+	lines := [][]byte{ln(0, "a", "ip", `"10.244.1.5"`), ln(time.Second, "b", "ip", `"::ffff:10.244.2.6"`),
+		ln(2*time.Second, "c", "ip", `"203.0.113.9","10.244.3.7"`), ln(3*time.Second, "a", "ua", "")}
+	for _, g := range [][]string{nil, {"user", "source_ip"}} {
+		s := Defaults()
+		s.GroupBy = g
+		want(t, Run(s, lines))
+	}
+	s := Defaults()
+	s.GroupBy = []string{"user", "user_agent"}
+	r := Run(s, lines)
+	want(t, r, `new@10:00:02.000000000Z "a","b","c"`)
+	a := r.Alerts[0]
+	get := func(p string) string { v, _ := lookup(a, p); return show(v) }
+	for p, v := range map[string]string{"source.ip": `["10.244.1.5","10.244.2.6","10.244.3.7"]`,
+		"user_agent.original": `"curl/8.5.0"`, "related.ip": `["10.244.1.5","10.244.2.6","10.244.3.7","203.0.113.9"]`,
+		"alert.group_by": `["user","user_agent"]`} {
+		if got := get(p); got != v {
+			t.Errorf("%s = %s, want %s", p, got, v)
+		}
+	}
+	// Under user alone the read without a user agent joins too (at 3s, a
+	// name already reported: the update at the mute end has nothing new).
+	s.GroupBy = []string{"user"}
+	r = Run(s, lines)
+	want(t, r, `new@10:00:02.000000000Z "a","b","c"`)
+	// Without any user agent in the window, user_agent is left out.
+	r = Run(s, [][]byte{ln(0, "a", "ua", ""), ln(1, "b", "ua", ""), ln(2, "c", "ua", "")})
+	if len(r.Alerts) != 1 || r.Alerts[0]["user_agent"] != nil {
+		t.Errorf("no user agent: %v", r.Alerts)
+	}
+}
+
+// Schedule mode: hits with equal counts are ordered by the grouped fields
+// only; under user,user_agent a fingerprint without a user agent comes after
+// those with one.
+func TestGroupBySchedule(t *testing.T) {
+	s := Defaults()
+	s.Mode, s.Interval, s.Window, s.MaxAlerts = "schedule", time.Minute, 2*time.Minute, 100
+	s.GroupBy = []string{"user_agent", "user"}
+	var lines [][]byte
+	for i, n := range []string{"a", "b", "c"} {
+		at := time.Duration(i)*time.Second + 30*time.Second
+		lines = append(lines, ln(at, n, "ua", ""), ln(at, n, "ua", `,"userAgent":"zz"`, "ip", `"10.0.0.1"`),
+			ln(at, n, "ip", fmt.Sprintf(`"10.0.1.%d"`, i)))
+	}
+	r := Run(s, lines)
+	var order []string
+	for _, a := range r.Alerts {
+		v, _ := lookup(a, "user_agent.original")
+		order = append(order, show(v))
+	}
+	if want := []string{`"curl/8.5.0"`, `"zz"`, "(absent)", `"curl/8.5.0"`, `"zz"`, "(absent)"}; !reflect.DeepEqual(order, want) {
+		t.Errorf("order %v, want %v", order, want)
+	}
+	if v, _ := lookup(r.Alerts[0], "source.ip"); show(v) != `["10.0.1.0","10.0.1.1","10.0.1.2"]` {
+		t.Errorf("source.ip %s", show(v))
+	}
+}

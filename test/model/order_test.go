@@ -109,6 +109,7 @@ func TestDifferentialOutOfOrder(t *testing.T) {
 			return
 		}
 	}
+	n.checkGrouped(t)
 	t.Logf("%s over %v of event time each (disorder up to %v), in %v", &n, span, worst,
 		time.Since(start).Round(time.Millisecond))
 }

@@ -39,7 +39,7 @@ type hit struct {
 func evaluate(s Settings, T int64, evs []*event, r *Result) {
 	groups := map[string][]*event{}
 	for _, e := range evs {
-		groups[e.key()] = append(groups[e.key()], e)
+		groups[e.key] = append(groups[e.key], e)
 	}
 	var hits []hit
 	for _, g := range groups {
@@ -47,6 +47,9 @@ func evaluate(s Settings, T int64, evs []*event, r *Result) {
 			hits = append(hits, hit{g, n})
 		}
 	}
+	// A field group_by leaves out varies within a fingerprint: only the
+	// grouped ones are compared (and they tell fingerprints apart).
+	g := s.grouping()
 	sort.Slice(hits, func(i, j int) bool {
 		a, b := hits[i], hits[j]
 		x, y := a.evs[0], b.evs[0]
@@ -55,19 +58,20 @@ func evaluate(s Settings, T int64, evs []*event, r *Result) {
 			return a.count > b.count
 		case x.user != y.user:
 			return x.user < y.user
-		case x.ip != y.ip:
+		case g.ip && x.ip != y.ip:
 			return x.ip < y.ip
-		case x.hasUA != y.hasUA:
+		case g.ua && x.hasUA != y.hasUA:
 			return x.hasUA
-		default:
+		case g.ua:
 			return x.ua < y.ua
 		}
+		return false
 	})
 	for i, h := range hits {
 		if i >= s.MaxAlerts {
 			r.Cut++
 			continue
 		}
-		r.Alerts = append(r.Alerts, buildAlert("new", "schedule", T, T-int64(s.Window), h.evs))
+		r.Alerts = append(r.Alerts, buildAlert(g, "new", "schedule", T, T-int64(s.Window), h.evs))
 	}
 }

@@ -20,6 +20,9 @@ type Settings struct {
 	ReorderDelay    time.Duration
 	MaxAlerts       int
 	SourceIP        string // "peer", "client" or "elastic"
+	// GroupBy is the group_by setting as written: "user" and any of
+	// "source_ip", "user_agent", in any order. Empty is the rule's grouping.
+	GroupBy []string
 
 	// The exclusion lists, in full: an empty list is written as "none".
 	ExcludeUsers     []string
@@ -37,6 +40,7 @@ func Defaults() Settings {
 	return Settings{
 		Mode: "stream", Threshold: 3, Window: 6 * time.Minute, Suppress: 5 * time.Minute,
 		Interval: 5 * time.Minute, AllowedLateness: 30 * time.Second, MaxAlerts: 100, SourceIP: "peer",
+		GroupBy:          []string{"user", "source_ip", "user_agent"},
 		ExcludeUsers:     []string{"system:kube-controller-manager", "system:kube-scheduler"},
 		ExcludeSourceIPs: []string{"127.0.0.1", "::1"},
 		ExcludeNames:     []string{"sh.helm.release.*"},
@@ -56,9 +60,13 @@ func (s Settings) Props() map[string]string {
 		"reorder_delay":      s.ReorderDelay.String(),
 		"max_alerts":         strconv.Itoa(s.MaxAlerts),
 		"source_ip":          s.SourceIP,
+		"group_by":           strings.Join(s.GroupBy, ","),
 		"exclude_users":      list(s.ExcludeUsers),
 		"exclude_source_ips": list(s.ExcludeSourceIPs),
 		"exclude_names":      list(s.ExcludeNames),
+	}
+	if len(s.GroupBy) == 0 {
+		p["group_by"] = "user,source_ip,user_agent"
 	}
 	if s.MaxFingerprints > 0 {
 		p["max_fingerprints"] = strconv.Itoa(s.MaxFingerprints)
@@ -82,7 +90,7 @@ func (s Settings) String() string {
 	p := s.Props()
 	var b strings.Builder
 	for _, k := range []string{"mode", "threshold", "window", "suppress", "interval", "allowed_lateness",
-		"reorder_delay", "max_alerts", "source_ip", "exclude_users", "exclude_source_ips", "exclude_names",
+		"reorder_delay", "max_alerts", "source_ip", "group_by", "exclude_users", "exclude_source_ips", "exclude_names",
 		"max_fingerprints", "max_names_per_fingerprint"} {
 		if v, ok := p[k]; ok {
 			fmt.Fprintf(&b, " -p '%s=%s'", k, v)
@@ -93,8 +101,9 @@ func (s Settings) String() string {
 
 // RandomSettings draws a valid configuration: threshold 1-10, window 10s-30m,
 // suppress 0-30m, both modes, every source_ip mode, exclusion lists drawn from
-// the vocabulary of Generate, and now and then a small max_alerts so that cuts
-// happen.
+// the vocabulary of Generate, now and then a small max_alerts so that cuts
+// happen, and every group_by (half of the runs the rule's), written in any
+// order.
 func RandomSettings(r *rand.Rand) Settings {
 	s := Defaults()
 	if r.Intn(2) == 0 {
@@ -133,7 +142,76 @@ func RandomSettings(r *rand.Rand) Settings {
 	s.ExcludeUsers = drawList(r, s.ExcludeUsers, userExclusions)
 	s.ExcludeSourceIPs = drawList(r, s.ExcludeSourceIPs, ipExclusions)
 	s.ExcludeNames = drawList(r, s.ExcludeNames, nameExclusions)
+	// Drawn last, so that a seed's other settings are those it had before
+	// group_by existed.
+	switch r.Intn(8) {
+	case 0, 1:
+		s.GroupBy = []string{"user"}
+	case 2:
+		s.GroupBy = []string{"user", "source_ip"}
+	case 3:
+		s.GroupBy = []string{"user", "user_agent"}
+	}
+	r.Shuffle(len(s.GroupBy), func(i, j int) { s.GroupBy[i], s.GroupBy[j] = s.GroupBy[j], s.GroupBy[i] })
 	return s
+}
+
+// grouping is which fields make the fingerprint: the user always, the
+// source address and the user agent when group_by names them.
+type grouping struct{ ip, ua bool }
+
+func (s Settings) grouping() grouping {
+	if len(s.GroupBy) == 0 {
+		return grouping{true, true}
+	}
+	var g grouping
+	for _, f := range s.GroupBy {
+		switch f {
+		case "source_ip":
+			g.ip = true
+		case "user_agent":
+			g.ua = true
+		case "user":
+		default:
+			panic("model: group_by " + f)
+		}
+	}
+	return g
+}
+
+// rule says whether the grouping is the rule's own (user, source IP, user
+// agent): alerts are then as they always were.
+func (g grouping) rule() bool { return g.ip && g.ua }
+
+// names is alert.group_by: the grouped fields in the order user, source_ip,
+// user_agent.
+func (g grouping) names() []string {
+	out := []string{"user"}
+	if g.ip {
+		out = append(out, "source_ip")
+	}
+	if g.ua {
+		out = append(out, "user_agent")
+	}
+	return out
+}
+
+// key is the fingerprint's key of a matching event: the parts of the grouped
+// fields, in the order user, source IP, user agent, a missing user agent
+// being distinct from every string.
+func (g grouping) key(e *event) string {
+	k := e.user + "\x00"
+	if g.ip {
+		k += e.ip + "\x00"
+	}
+	if g.ua {
+		if e.hasUA {
+			k += "\x02" + e.ua + "\x00"
+		} else {
+			k += "\x01\x00"
+		}
+	}
+	return k
 }
 
 // pickDuration favours round values (whole seconds, minutes) as people set

@@ -75,9 +75,9 @@ func (st *stream) advance(t int64) {
 }
 
 func (st *stream) add(e *event) *fpState {
-	f := st.fps[e.key()]
+	f := st.fps[e.key]
 	if f == nil {
-		f = &fpState{key: e.key()}
+		f = &fpState{key: e.key}
 		st.fps[f.key] = f
 	}
 	f.events = append(f.events, e)
@@ -153,5 +153,5 @@ func (st *stream) alert(typ string, stamp int64, evs []*event) {
 		st.r.Cut++
 		return
 	}
-	st.r.Alerts = append(st.r.Alerts, buildAlert(typ, "stream", stamp, stamp-int64(st.s.Window), evs))
+	st.r.Alerts = append(st.r.Alerts, buildAlert(st.s.grouping(), typ, "stream", stamp, stamp-int64(st.s.Window), evs))
 }
