@@ -66,8 +66,12 @@ func TestModelThroughPlugin(t *testing.T) {
 	}
 	var runs []*modelRun
 	var instances []host.Instance
+	// Every group_by (issue 13), written in various orders, over the seeds.
+	groupings := [][]string{{"user"}, {"source_ip", "user"}, {"user", "user_agent"}, nil, {"user"},
+		{"user_agent", "source_ip", "user"}}
 	for seed := int64(1); seed <= 6; seed++ {
 		s := model.RandomSettings(rand.New(rand.NewSource(seed)))
+		s.GroupBy = groupings[seed-1]
 		lines := model.Generate(seed, model.TrafficParams{Span: 20 * time.Minute, Window: s.Window,
 			Suppress: s.Suppress, Clean: true})
 		for _, shape := range []chunk.Shape{chunk.ParsedMap, chunk.LogString} {
@@ -79,7 +83,7 @@ func TestModelThroughPlugin(t *testing.T) {
 	}
 	res := run(t, host.Config{Instances: instances})
 	wantOK(t, res)
-	compared := 0
+	compared, grouped := 0, 0
 	for _, c := range runs {
 		want := model.Run(c.s, c.lines).Alerts
 		got := received(c.r)
@@ -91,11 +95,16 @@ func TestModelThroughPlugin(t *testing.T) {
 			continue
 		}
 		compared += len(want)
+		for _, a := range want {
+			if _, ok := a["alert"].(map[string]any)["group_by"]; ok {
+				grouped++
+			}
+		}
 	}
-	if compared < 20 {
-		t.Errorf("only %d alerts compared: the traffic no longer makes alerts", compared)
+	if compared < 20 || grouped < 10 {
+		t.Errorf("only %d alerts compared, %d under a group_by: the traffic no longer makes alerts", compared, grouped)
 	}
-	t.Logf("%d runs, %d alerts equal to the model's", len(runs), compared)
+	t.Logf("%d runs, %d alerts equal to the model's, %d of them under a group_by", len(runs), compared, grouped)
 }
 
 // TestReproductionsThroughPlugin: issue 9's two streams through the .so.
