@@ -210,3 +210,38 @@ func TestUserAgentRotation(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupByCases: the model's hand-worked group_by inputs through the
+// engine, under every grouping, both modes (with and without per-time
+// decisions) and max_alerts that cut ties.
+func TestGroupByCases(t *testing.T) {
+	inputs := map[string][][]byte{"ua rotation": uaRotation(), "address rotation": addressRotation(),
+		"schedule ties": scheduleTies()}
+	compared := 0
+	for name, lines := range inputs {
+		for _, g := range [][]string{nil, {"user"}, {"user", "source_ip"}, {"user_agent", "user"}} {
+			for _, mode := range []string{"stream", "per-time", "schedule"} {
+				for _, max := range []int{1, 2, 100} {
+					s := Defaults()
+					s.GroupBy, s.MaxAlerts, s.Window, s.Suppress = g, max, 2*time.Minute, time.Second
+					s.Interval = time.Minute
+					switch mode {
+					case "per-time":
+						s.ReorderDelay = time.Second
+					case "schedule":
+						s.Mode = "schedule"
+					}
+					got, want := runEngine(t, s, lines), Run(s, lines)
+					if d := Compare(got.alerts, want.Alerts); d != nil || got.stats.AlertsCut != uint64(want.Cut) {
+						t.Errorf("%s, %s: engine and model differ (cut %d, %d)\nsettings: %s\n%s", name, mode,
+							got.stats.AlertsCut, want.Cut, s, d)
+					}
+					compared += len(want.Alerts)
+				}
+			}
+		}
+	}
+	if compared < 50 {
+		t.Errorf("only %d alerts compared", compared)
+	}
+}

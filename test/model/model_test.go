@@ -318,11 +318,16 @@ func TestGroupByUserAgentRotation(t *testing.T) {
 	}
 }
 
-// One token used from several addresses (one behind a proxy): user,user_agent
-// and user catch it, user,source_ip does not.
-func TestGroupByAddressRotation(t *testing.T) {
-	lines := [][]byte{ln(0, "a", "ip", `"10.244.1.5"`), ln(time.Second, "b", "ip", `"::ffff:10.244.2.6"`),
+// addressRotation is one token used from several addresses (one behind a
+// proxy), then again without a user agent.
+func addressRotation() [][]byte {
+	return [][]byte{ln(0, "a", "ip", `"10.244.1.5"`), ln(time.Second, "b", "ip", `"::ffff:10.244.2.6"`),
 		ln(2*time.Second, "c", "ip", `"203.0.113.9","10.244.3.7"`), ln(3*time.Second, "a", "ua", "")}
+}
+
+// user,user_agent and user catch it, user,source_ip does not.
+func TestGroupByAddressRotation(t *testing.T) {
+	lines := addressRotation()
 	for _, g := range [][]string{nil, {"user", "source_ip"}} {
 		s := Defaults()
 		s.GroupBy = g
@@ -353,6 +358,19 @@ func TestGroupByAddressRotation(t *testing.T) {
 	}
 }
 
+// scheduleTies: one user reads the same three names, at the same times,
+// without a user agent, with another one from another address, and with
+// curl from a new address each time.
+func scheduleTies() [][]byte {
+	var lines [][]byte
+	for i, n := range []string{"a", "b", "c"} {
+		at := time.Duration(i)*time.Second + 30*time.Second
+		lines = append(lines, ln(at, n, "ua", ""), ln(at, n, "ua", `,"userAgent":"zz"`, "ip", `"10.0.0.1"`),
+			ln(at, n, "ip", fmt.Sprintf(`"10.0.1.%d"`, i)))
+	}
+	return lines
+}
+
 // Schedule mode: hits with equal counts are ordered by the grouped fields
 // only; under user,user_agent a fingerprint without a user agent comes after
 // those with one.
@@ -360,13 +378,7 @@ func TestGroupBySchedule(t *testing.T) {
 	s := Defaults()
 	s.Mode, s.Interval, s.Window, s.MaxAlerts = "schedule", time.Minute, 2*time.Minute, 100
 	s.GroupBy = []string{"user_agent", "user"}
-	var lines [][]byte
-	for i, n := range []string{"a", "b", "c"} {
-		at := time.Duration(i)*time.Second + 30*time.Second
-		lines = append(lines, ln(at, n, "ua", ""), ln(at, n, "ua", `,"userAgent":"zz"`, "ip", `"10.0.0.1"`),
-			ln(at, n, "ip", fmt.Sprintf(`"10.0.1.%d"`, i)))
-	}
-	r := Run(s, lines)
+	r := Run(s, scheduleTies())
 	var order []string
 	for _, a := range r.Alerts {
 		v, _ := lookup(a, "user_agent.original")
