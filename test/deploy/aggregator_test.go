@@ -1,0 +1,537 @@
+package deploy
+
+import (
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+
+	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/config"
+)
+
+// The aggregator topology on the chart (README "Aggregator topology"):
+// values-edge.yaml, a DaemonSet of edges on the control-plane nodes, and
+// values-aggregator.yaml, installed once per aggregator, the release name
+// naming its Service, which the edges' forward outputs name as Host.
+const (
+	edgeValues       = "deploy/helm/values-edge.yaml"
+	aggregatorValues = "deploy/helm/values-aggregator.yaml"
+	edgeRelease      = "k8s-secret-enum-edge"
+	forwardPort      = 24224
+	webhookPort      = 9880
+)
+
+// aggregatorReleases are the two replicas the edge's outputs name.
+var aggregatorReleases = []string{"k8s-secret-enum-aggregator-a", "k8s-secret-enum-aggregator-b"}
+
+// renderRelease is render for another release name.
+func renderRelease(t *testing.T, release string, values ...string) []object {
+	t.Helper()
+	args := []string{"template", release, chartDir(t), "--namespace", namespace}
+	for _, v := range values {
+		args = append(args, "--values", repoPath(v))
+	}
+	cmd := exec.Command(helmBinary(t), args...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	objs, errs := decodeStrict(out, "helm template "+release)
+	for _, err := range errs {
+		t.Error(err)
+	}
+	if len(errs) > 0 {
+		t.FailNow()
+	}
+	return objs
+}
+
+// topology is the rendered edge and aggregators.
+type topology struct {
+	edge        []object
+	aggregators map[string][]object // by release
+}
+
+func renderTopology(t *testing.T) topology {
+	t.Helper()
+	top := topology{edge: renderRelease(t, edgeRelease, edgeValues), aggregators: map[string][]object{}}
+	for _, r := range aggregatorReleases {
+		top.aggregators[r] = renderRelease(t, r, aggregatorValues)
+	}
+	return top
+}
+
+func deploymentPod(t *testing.T, objs []object) pod {
+	t.Helper()
+	d := only[*appsv1.Deployment](t, objs)
+	return pod{Spec: d.Spec.Template.Spec, ConfigMaps: configMaps(objs)}
+}
+
+// loaded is a pod's fluent-bit container and configuration, or a failure.
+func loaded(t *testing.T, p pod) (*corev1.Container, fbConfig) {
+	t.Helper()
+	c, err := p.mainContainer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, problems := p.loadConfig(c)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	return c, cfg
+}
+
+// TestAggregatorChartsDecodeStrictly: the edge and aggregator releases
+// render the objects they should, each decoded strictly; no RBAC, no
+// service account token; each aggregator release is one pod, its objects
+// named after the release.
+func TestAggregatorChartsDecodeStrictly(t *testing.T) {
+	top := renderTopology(t)
+	check := func(name string, objs []object, want []string) {
+		if got := kinds(objs); !slices.Equal(got, want) {
+			t.Errorf("%s: objects %v, want %v", name, got, want)
+		}
+		if n := len(all[*rbacv1.ClusterRole](objs)) + len(all[*rbacv1.ClusterRoleBinding](objs)); n != 0 {
+			t.Errorf("%s: %d RBAC objects rendered, want none", name, n)
+		}
+	}
+	e := edgeRelease + "-fluent-bit"
+	check(edgeRelease, top.edge, []string{"ConfigMap/" + e, "DaemonSet/" + e, "Pod/" + e + "-test-connection",
+		"Service/" + e, "ServiceAccount/" + e})
+	p := daemonSetPod(t, top.edge)
+	if p.Spec.AutomountServiceAccountToken == nil || *p.Spec.AutomountServiceAccountToken {
+		t.Errorf("%s: the pod mounts a service account token it does not need", edgeRelease)
+	}
+	checkNames(t, p.Spec)
+	for _, r := range aggregatorReleases {
+		objs := top.aggregators[r]
+		check(r, objs, []string{"ConfigMap/" + r, "Deployment/" + r, "Pod/" + r + "-test-connection",
+			"Service/" + r, "ServiceAccount/" + r})
+		d := only[*appsv1.Deployment](t, objs)
+		if d.Spec.Replicas == nil || *d.Spec.Replicas != 1 {
+			t.Errorf("%s: %v replicas, want 1: two pods behind the Service would split the edges' stream", r, d.Spec.Replicas)
+		}
+		p := deploymentPod(t, objs)
+		if p.Spec.AutomountServiceAccountToken == nil || *p.Spec.AutomountServiceAccountToken {
+			t.Errorf("%s: the pod mounts a service account token it does not need", r)
+		}
+		checkNames(t, p.Spec)
+	}
+}
+
+// forwardTarget is one forward output of the edge.
+type forwardTarget struct {
+	alias, host string
+	port        int
+}
+
+// TestAggregatorTopologyWiring: every path of both configurations is in a
+// mount of the right kind; the edge reads the audit log on the node
+// (read-only), keeps its offsets and buffers on its own hostPath, strips the
+// request and response objects, and sends every event, acknowledged, to
+// each aggregator: each forward output's Host is an aggregator release's
+// Service (in the release's namespace) and its Port a Service port leading
+// to the aggregator's forward input. The aggregator's http input is on the
+// Service too, and both inputs feed the plugin.
+func TestAggregatorTopologyWiring(t *testing.T) {
+	top := renderTopology(t)
+
+	// The edge.
+	ep := daemonSetPod(t, top.edge)
+	ec, ecfg := loaded(t, ep)
+	bad := func(format string, args ...any) { t.Errorf(format, args...) }
+	var auditVol, stateVol string
+	for _, ref := range ecfg.Refs {
+		m, rel, ok := resolve(ec, ref.Path)
+		if !ok {
+			bad("edge: %s: %s is in no volume mount", ref.Where, ref.Path)
+			continue
+		}
+		v, _ := ep.volume(m.Name)
+		switch {
+		case ref.Role == roleConfig:
+			if v.ConfigMap == nil {
+				bad("edge: %s: %s is on %s volume %q, want a configMap", ref.Where, ref.Path, volumeKind(v), v.Name)
+			}
+		case ref.Role == roleAuditLog:
+			auditVol = v.Name
+			if v.HostPath == nil || !m.ReadOnly || path.Join(v.HostPath.Path, rel) != defaultExpect.AuditLog {
+				bad("edge: %s: want %s from a read-only hostPath, got volume %q (%s, readOnly %v)", ref.Where,
+					defaultExpect.AuditLog, v.Name, volumeKind(v), m.ReadOnly)
+			}
+		default: // the tail DB and storage.path: the node's, writable, created on a fresh node
+			stateVol = v.Name
+			if v.HostPath == nil || m.ReadOnly || v.HostPath.Type == nil || *v.HostPath.Type != corev1.HostPathDirectoryOrCreate {
+				bad("edge: %s: %s must be on a writable DirectoryOrCreate hostPath (it outlives the pod), got %q (%s)",
+					ref.Where, ref.Path, v.Name, volumeKind(v))
+			}
+		}
+	}
+	if auditVol == "" || stateVol == "" || auditVol == stateVol {
+		bad("edge: audit log volume %q, state volume %q: want two distinct hostPaths", auditVol, stateVol)
+	}
+	for _, msg := range checkScheduling(ep.Spec) {
+		bad("edge: %s", msg)
+	}
+	secs := ecfg.all()
+	if sp := ecfg.Service.Get("storage.path"); sp == "" {
+		bad("edge: no storage.path: an aggregator outage would hold the backlog in memory only")
+	}
+	tails := sectionsNamed(secs, "INPUT", "tail")
+	if len(tails) != 1 {
+		t.Fatalf("edge: %d tail inputs, want 1", len(tails))
+	}
+	tail := tails[0]
+	if !strings.EqualFold(tail.Get("storage.type"), "filesystem") || tail.Get("db") == "" || !isOn(tail.Get("skip_long_lines")) {
+		bad("edge: %s wants storage.type filesystem, a DB and Skip_Long_Lines On", tail.label())
+	}
+	parsers := map[string]bool{}
+	for _, s := range sectionsNamed(secs, "PARSER", "") {
+		parsers[s.Get("name")] = true
+	}
+	if !parsers[tail.Get("parser")] {
+		bad("edge: %s Parser %q is in no parsers file of the configuration", tail.label(), tail.Get("parser"))
+	}
+	stripped := map[string]bool{}
+	for _, f := range sectionsNamed(secs, "FILTER", "record_modifier") {
+		for _, e := range f.Entries {
+			if strings.EqualFold(e.Key, "remove_key") && matches(f.Get("match"), tail.Get("tag")) {
+				stripped[e.Value] = true
+			}
+		}
+	}
+	if !stripped["requestObject"] || !stripped["responseObject"] {
+		bad("edge: requestObject and responseObject (the Secrets' data) must be removed before forwarding: %v", stripped)
+	}
+	if n := len(sectionsNamed(secs, "OUTPUT", pluginName)); n != 0 {
+		bad("edge: %d %s outputs: the edge only forwards", n, pluginName)
+	}
+	var targets []forwardTarget
+	for _, o := range sectionsNamed(secs, "OUTPUT", "forward") {
+		port, _ := strconv.Atoi(o.Get("port"))
+		targets = append(targets, forwardTarget{o.Get("alias"), o.Get("host"), port})
+		if !matches(o.Get("match"), tail.Get("tag")) {
+			bad("edge: %s Match %q does not take the tail's %q", o.label(), o.Get("match"), tail.Get("tag"))
+		}
+		if !isOn(o.Get("require_ack_response")) || !strings.EqualFold(o.Get("retry_limit"), "no_limits") || o.Get("workers") != "1" {
+			bad("edge: %s %s wants Require_ack_response On, Retry_Limit no_limits, Workers 1", o.label(), o.Get("alias"))
+		}
+	}
+	if len(targets) != len(aggregatorReleases) {
+		t.Fatalf("edge: forward outputs %v, want one per aggregator %v", targets, aggregatorReleases)
+	}
+
+	// The aggregators, and the edge's outputs pointing at them.
+	for i, r := range aggregatorReleases {
+		objs := top.aggregators[r]
+		ap := deploymentPod(t, objs)
+		ac, acfg := loaded(t, ap)
+		svc := only[*corev1.Service](t, objs)
+		if want := svc.Name + "." + svc.Namespace + ".svc"; targets[i].host != want {
+			bad("edge: output %s Host %q, want the Service of release %s: %q", targets[i].alias, targets[i].host, r, want)
+		}
+		if !selects(svc.Spec.Selector, only[*appsv1.Deployment](t, objs).Spec.Template.Labels) {
+			bad("%s: the Service does not select the pod", r)
+		}
+		// Service port → container port name → container port → input Port.
+		servicePorts := map[int]int{} // Service port → container port
+		for _, sp := range svc.Spec.Ports {
+			for _, cp := range ac.Ports {
+				if sp.TargetPort.String() == cp.Name || sp.TargetPort.IntValue() == int(cp.ContainerPort) {
+					servicePorts[int(sp.Port)] = int(cp.ContainerPort)
+				}
+			}
+		}
+		secs := acfg.all()
+		inputPort := func(name string) int {
+			in := sectionsNamed(secs, "INPUT", name)
+			if len(in) != 1 {
+				bad("%s: %d %s inputs, want 1", r, len(in), name)
+				return -1
+			}
+			if in[0].Get("listen") != "0.0.0.0" {
+				bad("%s: %s Listen %q: the Service reaches the pod's address, want 0.0.0.0", r, in[0].label(), in[0].Get("listen"))
+			}
+			p, _ := strconv.Atoi(in[0].Get("port"))
+			return p
+		}
+		fwd, hook := inputPort("forward"), inputPort("http")
+		if servicePorts[targets[i].port] != fwd || fwd != forwardPort {
+			bad("%s: the edge sends to Service port %d, which leads to container port %d; the forward input listens on %d (want %d)",
+				r, targets[i].port, servicePorts[targets[i].port], fwd, forwardPort)
+		}
+		if servicePorts[webhookPort] != hook {
+			bad("%s: Service port %d leads to container port %d; the http input listens on %d", r, webhookPort, servicePorts[webhookPort], hook)
+		}
+		outs := sectionsNamed(secs, "OUTPUT", pluginName)
+		if len(outs) != 1 {
+			t.Fatalf("%s: %d %s outputs, want 1", r, len(outs), pluginName)
+		}
+		// The forward input keeps the edges' tag; the http input's Tag
+		// (and the webhook's URL path, README) is kube.audit.
+		if h := sectionsNamed(secs, "INPUT", "http"); len(h) == 1 && !matches(outs[0].Get("match"), h[0].Get("tag")) {
+			bad("%s: %s Match %q does not take the http input's Tag %q", r, outs[0].label(), outs[0].Get("match"), h[0].Get("tag"))
+		}
+		if !matches(outs[0].Get("match"), tail.Get("tag")) {
+			bad("%s: %s Match %q does not take the edges' tag %q", r, outs[0].label(), outs[0].Get("match"), tail.Get("tag"))
+		}
+		for _, ref := range acfg.Refs {
+			m, rel, ok := resolve(ac, ref.Path)
+			if !ok {
+				bad("%s: %s: %s is in no volume mount", r, ref.Where, ref.Path)
+				continue
+			}
+			v, _ := ap.volume(m.Name)
+			switch ref.Role {
+			case roleConfig:
+				if v.ConfigMap == nil {
+					bad("%s: %s: %s is on %s volume %q, want a configMap", r, ref.Where, ref.Path, volumeKind(v), v.Name)
+				}
+			case rolePluginSO:
+				if v.EmptyDir == nil || !m.ReadOnly {
+					bad("%s: %s: the .so must be on a read-only emptyDir", r, ref.Where)
+					break
+				}
+				for _, msg := range checkInstall(ap, ac, ref, v.Name, rel, defaultExpect) {
+					bad("%s: %s", r, msg)
+				}
+			case roleSecret:
+				if v.Secret == nil || !m.ReadOnly || m.SubPath != "" {
+					bad("%s: %s: %s wants a read-only Secret volume without subPath", r, ref.Where, ref.Path)
+				}
+			case roleState, roleAny: // state_file, alert_spool_dir, storage.path
+				if v.HostPath != nil || m.ReadOnly || (v.EmptyDir == nil && v.PersistentVolumeClaim == nil) {
+					bad("%s: %s: %s wants a writable emptyDir or claim of the pod, got %q (%s)", r, ref.Where, ref.Path, v.Name, volumeKind(v))
+				}
+			default:
+				bad("%s: %s: %s has no place in an aggregator", r, ref.Where, ref.Path)
+			}
+		}
+		if n, err := strconv.Atoi(acfg.Service.Get("coro_stack_size")); err != nil || n < minCoroStack {
+			bad("%s: Coro_Stack_Size %q, want at least %d", r, acfg.Service.Get("coro_stack_size"), minCoroStack)
+		}
+		if acfg.Service.Get("storage.path") == "" {
+			bad("%s: no storage.path: what the inputs acknowledged would be in memory only", r)
+		}
+		if ap.Spec.HostNetwork || len(ap.Spec.NodeSelector) > 0 {
+			bad("%s: the aggregator needs neither the host's network nor particular nodes", r)
+		}
+		sc := ac.SecurityContext
+		if sc == nil || sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+			bad("%s: the aggregator reads nothing of the node: run it as non-root", r)
+		}
+	}
+}
+
+// TestAggregatorChartsOutputKeysAccepted: the plugin's own parser accepts
+// the aggregator's rendered [OUTPUT].
+func TestAggregatorChartsOutputKeysAccepted(t *testing.T) {
+	p := deploymentPod(t, renderRelease(t, aggregatorReleases[0], aggregatorValues))
+	fs := materialize(t, p, soPath(t))
+	_, cfg := loaded(t, p)
+	props := outputProperties(cfg)
+	for k, val := range props {
+		if path.IsAbs(val) {
+			props[k] = fs.host(val)
+		}
+	}
+	if _, err := config.Parse(props, config.Plugin); err != nil {
+		t.Errorf("the plugin refuses the rendered [OUTPUT]: %v", err)
+	}
+}
+
+// retarget replaces, in a materialized configuration, what the test runs
+// differently: every replacement must find its text.
+func retarget(t *testing.T, file string, pairs ...string) {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := string(b)
+	for i := 0; i+1 < len(pairs); i += 2 {
+		re := regexp.MustCompile(pairs[i])
+		if !re.MatchString(text) {
+			t.Fatalf("%s: nothing matches %s", file, pairs[i])
+		}
+		text = re.ReplaceAllString(text, pairs[i+1])
+	}
+	writeFile(t, file, text, 0o644)
+}
+
+// TestAggregatorTopologyRuns runs the rendered releases in real Fluent Bit
+// processes, as the cluster would wire them: the edge tails the audit log
+// on its hostPath and forwards to both aggregators (their Services' names
+// pointed at local ports), each aggregator loads the .so the init container
+// installed and sends the harvest's alert with the token from the Secret
+// mount. The two alerts have the same alert.id; the Secret data the
+// harvest does not carry is beside the point here (test/flb checks it).
+func TestAggregatorTopologyRuns(t *testing.T) {
+	bins := fluentBits(t)
+	so := soPath(t)
+	top := renderTopology(t)
+	ep := daemonSetPod(t, top.edge)
+	_, ecfg := loaded(t, ep)
+	var auditLog string
+	for _, r := range ecfg.Refs {
+		if r.Role == roleAuditLog {
+			auditLog = r.Path
+		}
+	}
+	for _, fb := range bins {
+		t.Run(fb.Version, func(t *testing.T) {
+			type agg struct {
+				release string
+				rcv     *idReceiver
+				logs    syncBuffer
+				proc    *process
+				port    int
+			}
+			var aggs []*agg
+			for _, r := range aggregatorReleases {
+				a := &agg{release: r, rcv: newIDReceiver(t), port: freePort(t)}
+				fs := materialize(t, deploymentPod(t, top.aggregators[r]), so)
+				retarget(t, fs.config,
+					`(?m)^(\s*HTTP_Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
+					`(?m)^(\s*HTTP_Port\s+)2020\s*$`, "${1}"+strconv.Itoa(freePort(t)),
+					`(?m)^(\s*Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
+					`(?m)^(\s*Port\s+)`+strconv.Itoa(forwardPort)+`\s*$`, "${1}"+strconv.Itoa(a.port),
+					`(?m)^(\s*Port\s+)`+strconv.Itoa(webhookPort)+`\s*$`, "${1}"+strconv.Itoa(freePort(t)),
+					`(?m)^(\s*alert_url\s+)\S+\s*$`, "${1}"+a.rcv.URL+"/alerts",
+					// The harvest is stamped now and nothing follows it: decide
+					// within a second or two of wall-clock time, not 10s + 30s.
+					`(?m)^(\s*reorder_delay\s+)10s\s*$`, "${1}1s\n        idle_timeout 1s")
+				a.proc = start(t, &a.logs, fb.Path, fs.args...)
+				waitFor(t, &a.logs, a.proc, "the forward input", func(s string) bool {
+					return strings.Contains(s, "listening on 127.0.0.1:"+strconv.Itoa(a.port))
+				})
+				aggs = append(aggs, a)
+			}
+
+			fs := materialize(t, ep, so)
+			pairs := []string{`(?m)^(\s*HTTP_Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
+				`(?m)^(\s*HTTP_Port\s+)2020\s*$`, "${1}" + strconv.Itoa(freePort(t))}
+			for _, a := range aggs {
+				host := regexp.QuoteMeta(a.release + "." + namespace + ".svc")
+				pairs = append(pairs, `(?m)^(\s*Host\s+)`+host+`\s*\n(\s*Port\s+)`+strconv.Itoa(forwardPort)+`\s*$`,
+					"${1}127.0.0.1\n${2}"+strconv.Itoa(a.port))
+			}
+			retarget(t, fs.config, pairs...)
+			logPath := fs.host(auditLog)
+			writeFile(t, logPath, "", 0o600)
+			var elogs syncBuffer
+			edge := start(t, &elogs, fb.Path, fs.args...)
+			waitFor(t, &elogs, edge, "the tail input to watch "+logPath, func(s string) bool {
+				return strings.Contains(s, "inotify_fs_add") && strings.Contains(s, logPath)
+			})
+			names := appendHarvest(t, logPath)
+
+			var ids []string
+			for _, a := range aggs {
+				select {
+				case got := <-a.rcv.alerts:
+					if want := "Bearer " + testToken; got.Authorization != want {
+						t.Errorf("%s: Authorization %q, want %q", a.release, got.Authorization, want)
+					}
+					if !slices.Equal(got.Names, names) || got.User != harvestUser {
+						t.Errorf("%s: alert for %s names %v, want %s names %v", a.release, got.User, got.Names, harvestUser, names)
+					}
+					ids = append(ids, got.ID)
+				case <-a.proc.done:
+					t.Fatalf("%s exited (%v) before an alert:\n%s", a.release, a.proc.err, a.logs.String())
+				case <-time.After(time.Minute):
+					t.Fatalf("%s: no alert within a minute:\n%s\nedge:\n%s", a.release, a.logs.String(), elogs.String())
+				}
+			}
+			if ids[0] == "" || ids[0] != ids[1] {
+				t.Errorf("alert ids %q: want the same from both aggregators", ids)
+			}
+			for _, p := range []struct {
+				name string
+				proc *process
+				logs *syncBuffer
+			}{{"edge", edge, &elogs}, {aggs[0].release, aggs[0].proc, &aggs[0].logs}, {aggs[1].release, aggs[1].proc, &aggs[1].logs}} {
+				if err := p.proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-p.proc.done:
+					if p.proc.err != nil {
+						t.Errorf("%s: exit after SIGTERM: %v\n%s", p.name, p.proc.err, p.logs.String())
+					}
+				case <-time.After(time.Minute):
+					t.Fatalf("%s still running a minute after SIGTERM:\n%s", p.name, p.logs.String())
+				}
+				for _, line := range strings.Split(p.logs.String(), "\n") {
+					if strings.Contains(line, "[error]") {
+						t.Errorf("%s: error logged: %s", p.name, line)
+					}
+				}
+			}
+		})
+	}
+}
+
+// idAlert is what TestAggregatorTopologyRuns reads of an alert.
+type idAlert struct {
+	Authorization, User, ID string
+	Names                   []string
+}
+
+type idReceiver struct {
+	URL    string
+	alerts chan idAlert
+}
+
+// newIDReceiver answers 200 to every POST and passes on each alert of the
+// plugin's default format, with its alert.id.
+func newIDReceiver(t *testing.T) *idReceiver {
+	t.Helper()
+	r := &idReceiver{alerts: make(chan idAlert, 64)}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		var alerts []struct {
+			User  struct{ Name string } `json:"user"`
+			Alert struct{ ID string }   `json:"alert"`
+			Esql  struct {
+				Names []string `json:"secrets_names"`
+			} `json:"Esql"`
+		}
+		if err := json.Unmarshal(body, &alerts); err != nil {
+			t.Errorf("receiver: body is not a JSON array of alerts: %v\n%s", err, body)
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		for _, a := range alerts {
+			select {
+			case r.alerts <- idAlert{req.Header.Get("Authorization"), a.User.Name, a.Alert.ID, a.Esql.Names}:
+			default:
+			}
+		}
+		w.WriteHeader(http.StatusOK)
+	}))
+	t.Cleanup(srv.Close)
+	r.URL = srv.URL
+	return r
+}
