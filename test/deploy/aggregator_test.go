@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path"
+	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	"sigs.k8s.io/yaml"
 
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/config"
 )
@@ -534,4 +536,113 @@ func newIDReceiver(t *testing.T) *idReceiver {
 	t.Cleanup(srv.Close)
 	r.URL = srv.URL
 	return r
+}
+
+// aggregatorManifests decodes deploy/manifests/aggregator strictly.
+func aggregatorManifests(t *testing.T) []object {
+	t.Helper()
+	var objs []object
+	for _, f := range []string{"edge.yaml", "aggregators.yaml"} {
+		rel := manifestsDir + "/aggregator/" + f
+		b, err := os.ReadFile(repoPath(rel))
+		if err != nil {
+			t.Fatal(err)
+		}
+		o, errs := decodeStrict(b, rel)
+		for _, err := range errs {
+			t.Error(err)
+		}
+		objs = append(objs, o...)
+	}
+	if t.Failed() {
+		t.FailNow()
+	}
+	return objs
+}
+
+// normPod is a pod spec without the names a rendering and the manifests
+// may give differently, its lists in one order.
+func normPod(spec corev1.PodSpec) corev1.PodSpec {
+	s := *spec.DeepCopy()
+	s.ServiceAccountName = ""
+	if s.DNSPolicy == "" {
+		s.DNSPolicy = corev1.DNSClusterFirst // the API's default, which the chart writes out
+	}
+	for i := range s.Volumes {
+		if s.Volumes[i].ConfigMap != nil {
+			s.Volumes[i].ConfigMap.Name = ""
+		}
+	}
+	slices.SortFunc(s.Volumes, func(a, b corev1.Volume) int { return strings.Compare(a.Name, b.Name) })
+	for _, list := range [][]corev1.Container{s.InitContainers, s.Containers} {
+		for i := range list {
+			slices.SortFunc(list[i].VolumeMounts, func(a, b corev1.VolumeMount) int { return strings.Compare(a.Name, b.Name) })
+		}
+	}
+	return s
+}
+
+// samePod: the same pod spec and the same configuration files (their
+// sections and entries).
+func samePod(t *testing.T, name string, chart, plain pod) {
+	t.Helper()
+	_, ccfg := loaded(t, chart)
+	_, mcfg := loaded(t, plain)
+	for f := range ccfg.Files {
+		if !slices.EqualFunc(ccfg.Files[f], mcfg.Files[f], func(a, b section) bool {
+			return a.Name == b.Name && slices.Equal(a.Entries, b.Entries)
+		}) {
+			t.Errorf("%s: %s differs:\nchart:     %+v\nmanifests: %+v", name, f, ccfg.Files[f], mcfg.Files[f])
+		}
+	}
+	for f := range mcfg.Files {
+		if _, ok := ccfg.Files[f]; !ok {
+			t.Errorf("%s: %s is only in the manifests", name, f)
+		}
+	}
+	if a, b := normPod(chart.Spec), normPod(plain.Spec); !reflect.DeepEqual(a, b) {
+		ay, _ := yaml.Marshal(a)
+		by, _ := yaml.Marshal(b)
+		t.Errorf("%s: pod specs differ:\n--- chart\n%s\n--- manifests\n%s", name, ay, by)
+	}
+}
+
+// TestAggregatorManifestsMatchChart: deploy/manifests/aggregator is the
+// chart's rendering of the edge and of each aggregator release, up to
+// object names and the chart's labels: the same pods, configurations and
+// Service ports, each Service selecting its own Deployment's pod only.
+func TestAggregatorManifestsMatchChart(t *testing.T) {
+	top := renderTopology(t)
+	plain := aggregatorManifests(t)
+	samePod(t, "edge", daemonSetPod(t, top.edge), daemonSetPod(t, plain))
+	deps := map[string]*appsv1.Deployment{}
+	for _, d := range all[*appsv1.Deployment](plain) {
+		deps[d.Name] = d
+	}
+	svcs := map[string]*corev1.Service{}
+	for _, s := range all[*corev1.Service](plain) {
+		svcs[s.Name] = s
+	}
+	if len(deps) != len(aggregatorReleases) || len(svcs) != len(aggregatorReleases) {
+		t.Fatalf("manifests: Deployments %v, Services %v, want one each per aggregator %v", kinds(plain), len(svcs), aggregatorReleases)
+	}
+	for _, r := range aggregatorReleases {
+		d, svc := deps[r], svcs[r]
+		if d == nil || svc == nil {
+			t.Errorf("manifests: no Deployment and Service %s", r)
+			continue
+		}
+		samePod(t, r, deploymentPod(t, top.aggregators[r]), pod{Spec: d.Spec.Template.Spec, ConfigMaps: configMaps(plain)})
+		if cd := only[*appsv1.Deployment](t, top.aggregators[r]); !reflect.DeepEqual(cd.Spec.Replicas, d.Spec.Replicas) {
+			t.Errorf("%s: replicas %v, the chart's %v", r, d.Spec.Replicas, cd.Spec.Replicas)
+		}
+		if cs := only[*corev1.Service](t, top.aggregators[r]); !reflect.DeepEqual(cs.Spec.Ports, svc.Spec.Ports) {
+			t.Errorf("%s: Service ports %+v, the chart's %+v", r, svc.Spec.Ports, cs.Spec.Ports)
+		}
+		for _, other := range deps {
+			if got := selects(svc.Spec.Selector, other.Spec.Template.Labels); got != (other.Name == r) {
+				t.Errorf("Service %s selects the pods of %s: %v", r, other.Name, got)
+			}
+		}
+	}
 }
