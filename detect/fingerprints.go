@@ -17,7 +17,7 @@ func (e *Engine) lookup(ev *audit.Event, ip netip.Addr) *fingerprint {
 	for _, g := range e.groupBy {
 		switch g {
 		case rule.FieldUser:
-			b = append(append(b, bounded(ev.User)...), 0)
+			b = append(appendAttr(b, ev.User), 0)
 		case rule.FieldSourceIP:
 			b = append(ip.AppendTo(b), 0)
 		case rule.FieldUserAgent:
@@ -27,7 +27,7 @@ func (e *Engine) lookup(ev *audit.Event, ip netip.Addr) *fingerprint {
 				uaMissing = true
 				b = append(b, 1)
 			} else {
-				b = append(append(b, 2), bounded(ev.UserAgent)...)
+				b = appendAttr(append(b, 2), ev.UserAgent)
 			}
 			b = append(b, 0)
 		}
@@ -45,7 +45,10 @@ func (e *Engine) lookup(ev *audit.Event, ip netip.Addr) *fingerprint {
 	if e.evicted != nil {
 		f.truncatedAt = e.evicted[keyBucket(key)]
 	}
-	// The group values are views into the key: one allocation.
+	// The group values are views into the key: one allocation. NUL, the
+	// separator, is replaced inside values (appendAttr), so the parts are
+	// the values: a user agent holding one is printed whole, and two
+	// clients cannot share a key.
 	parts := strings.Split(key, "\x00")
 	i := 0
 	for _, g := range e.groupBy {

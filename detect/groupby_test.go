@@ -184,3 +184,42 @@ func TestGroupByRestore(t *testing.T) {
 		t.Error("a default state restored under group_by user")
 	}
 }
+
+// A NUL inside a user name or user agent (JSON may carry one as \u0000)
+// is the key's separator: it is replaced, under every grouping alike, so
+// the value is printed whole and two clients never share a fingerprint.
+func TestNULInsideGroupedValues(t *testing.T) {
+	for _, groupBy := range []string{"user,source_ip,user_agent", "user,user_agent", "user"} {
+		h := newHarness(t, "group_by", groupBy)
+		// Without the replacement, "m\x00\x02x" + "y" and "m" + "x\x00\x02y"
+		// would both be the key m NUL 2 x NUL 2 y NUL under user,user_agent.
+		var evs []*audit.Event
+		for i, name := range []string{"a", "b", "c"} {
+			e := secretGet(time.Duration(i)*time.Second, name, ua("x\x00\x02y"))
+			e.User = "m"
+			evs = append(evs, e)
+			e = secretGet(time.Duration(i)*time.Second, name+"2", ua("y"))
+			e.User = "m\x00\x02x"
+			evs = append(evs, e)
+		}
+		h.feed(evs...).close().wantAlerts(2)
+		seen := map[string]bool{}
+		for _, a := range h.alerts {
+			m := alertMap(t, a)
+			user, _ := get(m, "user.name").(string)
+			uaText := ""
+			switch v := get(m, "user_agent.original").(type) {
+			case string:
+				uaText = v
+			case []any:
+				uaText, _ = v[0].(string)
+			}
+			seen[user+" / "+uaText] = true
+		}
+		for _, want := range []string{"m / x\uFFFD\x02y", "m\uFFFD\x02x / y"} {
+			if !seen[want] {
+				t.Errorf("group_by %s: no alert for %q; got %v", groupBy, want, seen)
+			}
+		}
+	}
+}

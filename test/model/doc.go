@@ -146,6 +146,7 @@
 // alert.truncated set when it differs. Wall-clock behaviour (idle_timeout,
 // max_clock_skew) plays no part in a replay. Values longer than 1 KiB, which
 // the engine cuts, are not generated; neither is invalid UTF-8, which
-// encoding/json would replace, nor a NUL character (no HTTP header carries
-// one, and the engine's record attributes use it as a separator).
+// encoding/json would replace, nor a NUL character (the engine replaces it
+// by U+FFFD in every value, since it separates the fields of its keys; the
+// model leaves that out).
 package model
