@@ -35,7 +35,7 @@ SAMPLE         := test/testdata/sample-audit.log.gz
 # test/model's differential tests run a short pass here (see its flags).
 UNIT_PKGS := ./detect/... ./plugin/config ./plugin/deliver ./plugin/metrics ./plugin/record ./plugin/statefile \
              ./plugin/logging ./plugin/format ./test/chunk ./test/receiver/... ./test/model ./test/destcheck
-FUZZ_TARGETS := ./detect/audit:FuzzParseJSON ./detect/audit:FuzzEventList ./detect/audit:FuzzParseTime ./plugin/record:FuzzDecode ./plugin/record:FuzzEquivalence ./plugin/config:FuzzParse ./test/model:FuzzModel
+FUZZ_TARGETS := ./detect/audit:FuzzParseJSON ./detect/audit:FuzzEventList ./detect/audit:FuzzParseTime ./plugin/record:FuzzDecode ./plugin/record:FuzzEquivalence ./plugin/config:FuzzParse ./test/model:FuzzModel ./detect/audit:FuzzParseTimes ./test/model:FuzzPrefilter
 
 VERIFY_CONFIGS  ?= 2000
 VERIFY_HOURS    ?= 1

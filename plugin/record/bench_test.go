@@ -93,7 +93,14 @@ func mapChunk(tb testing.TB) benchChunk {
 }
 
 // logChunk is ~2 MB of tail records without a parser (shape 2).
-func logChunk(tb testing.TB) benchChunk {
+func logChunk(tb testing.TB) benchChunk { return logLines(tb, 1) }
+
+// logSecretsChunk is logChunk with every line a get of a secret.
+func logSecretsChunk(tb testing.TB) benchChunk { return logLines(tb, 20) }
+
+// logLines builds a log chunk from realisticDoc(r, i*every): every 20th
+// line a get of a secret with every 1, every line with every 20.
+func logLines(tb testing.TB, every int) benchChunk {
 	r := rand.New(rand.NewPCG(1, 2))
 	var c benchChunk
 	var bodies int
@@ -104,7 +111,7 @@ func logChunk(tb testing.TB) benchChunk {
 		body = msgp.AppendString(body, "stream")
 		body = msgp.AppendString(body, "stdout")
 		body = msgp.AppendString(body, "log")
-		body = msgp.AppendString(body, realisticDoc(r, i))
+		body = msgp.AppendString(body, realisticDoc(r, i*every))
 		bodies += len(body)
 		c.chunk = v2(c.chunk, tsFixExt8(recSec+uint32(i/1000), 0), body)
 		c.records++
@@ -135,8 +142,10 @@ func eventListChunk(tb testing.TB) benchChunk {
 	return c
 }
 
-func benchDecode(b *testing.B, c benchChunk) {
-	d := NewDecoder(Options{})
+func benchDecode(b *testing.B, c benchChunk) { benchDecodeWith(b, c, Options{}) }
+
+func benchDecodeWith(b *testing.B, c benchChunk, opts Options) {
+	d := NewDecoder(opts)
 	var secrets int
 	emit := func(ev *audit.Event) {
 		if ev.Resource == "secrets" && ev.Verb == "get" {
@@ -173,6 +182,18 @@ func cached(tb testing.TB, name string, build func(testing.TB) benchChunk) bench
 
 func BenchmarkDecodeMap(b *testing.B)       { benchDecode(b, cached(b, "map", mapChunk)) }
 func BenchmarkDecodeLog(b *testing.B)       { benchDecode(b, cached(b, "log", logChunk)) }
+
+// The raw path without the prefilter, and its worst case: every line a
+// get of a secret, read twice (the byte search, then whole).
+func BenchmarkDecodeLogNoPrefilter(b *testing.B) {
+	benchDecodeWith(b, cached(b, "log", logChunk), Options{NoPrefilter: true})
+}
+func BenchmarkDecodeLogAllMatching(b *testing.B) {
+	benchDecode(b, cached(b, "logsecrets", logSecretsChunk))
+}
+func BenchmarkDecodeLogAllMatchingNoPrefilter(b *testing.B) {
+	benchDecodeWith(b, cached(b, "logsecrets", logSecretsChunk), Options{NoPrefilter: true})
+}
 func BenchmarkDecodeEventList(b *testing.B) { benchDecode(b, cached(b, "eventlist", eventListChunk)) }
 
 // BenchmarkDecodeNotAudit is other logs routed to the plugin: the cost of

@@ -36,7 +36,12 @@ func (d *Decoder) parseLine(line []byte) {
 	if d.json == nil {
 		d.json = audit.NewJSONParser()
 	}
-	_, err := d.json.Parse(line, d.time, d.onJSON)
+	var err error
+	if d.prefilter {
+		_, err = d.json.ParsePrefiltered(line, d.time, d.onJSON)
+	} else {
+		_, err = d.json.Parse(line, d.time, d.onJSON)
+	}
 	switch {
 	case err == nil:
 		d.counts.AuditRecords++

@@ -86,9 +86,16 @@ func TestEquivalence(t *testing.T) {
 					t.Errorf("doc %d: JSON err %v, msgpack counts %+v", i, err, got.counts)
 				}
 			}
-			got := decodeAll(t, Options{}, v2(nil, rt.ts, logBody("log", doc)))
+			chunk := v2(nil, rt.ts, logBody("log", doc))
+			got := decodeAll(t, Options{NoPrefilter: true}, chunk)
 			if !sameEvents(got.events, timed) {
 				t.Errorf("doc %d as log string: differs", i)
+			}
+			// The prefilter reads a document that cannot match for its
+			// times only: the same events for the rule, the same counts.
+			pre := decodeAll(t, Options{}, chunk)
+			if pre.counts != got.counts || !samePrefiltered(pre.events, timed) {
+				t.Errorf("doc %d as log string, prefiltered: %+v %+v\nwant %+v %+v", i, pre.counts, pre.events, got.counts, timed)
 			}
 		}
 	}

@@ -11,6 +11,12 @@ type Options struct {
 	// RecordKey is the body key whose string value is read as an audit JSON
 	// line when the body map is not itself an audit event. Default "log".
 	RecordKey string
+	// NoPrefilter reads every RecordKey string whole. By default a string
+	// without the bytes `secrets` or `\u` (which cannot hold a matching
+	// event) is read for its events' times only (audit.MayMatch,
+	// JSONParser.ParseTimes): the same events for the rule, the same
+	// counts, less work.
+	NoPrefilter bool
 }
 
 // DefaultRecordKey is the RecordKey used when Options leaves it empty.
@@ -68,6 +74,7 @@ type Decoder struct {
 	// recordKeyInSchema: the RecordKey is also a key the body schema
 	// reads, so it must be looked for among those too.
 	recordKeyInSchema bool
+	prefilter         bool
 
 	emit    func(*audit.Event) // the caller's, during Decode
 	counts  Counts             // of the current Decode
@@ -90,7 +97,7 @@ type Decoder struct {
 
 // NewDecoder returns a Decoder.
 func NewDecoder(opts Options) *Decoder {
-	d := &Decoder{recordKey: opts.RecordKey, stack: make([]uint32, 0, 32)}
+	d := &Decoder{recordKey: opts.RecordKey, prefilter: !opts.NoPrefilter, stack: make([]uint32, 0, 32)}
 	if d.recordKey == "" {
 		d.recordKey = DefaultRecordKey
 	}
