@@ -94,7 +94,7 @@ func newInstance(g config.Getter, logOut io.Writer) (*instance, error) {
 		return nil, err
 	}
 	in.process = in.engine.Process
-	in.decoder = record.NewDecoder(record.Options{RecordKey: cfg.RecordKey, NoPrefilter: !cfg.Prefilter})
+	in.decoder = record.NewDecoder(record.Options{RecordKey: cfg.RecordKey, Prefilter: cfg.Prefilter})
 	in.lastTick.Store(time.Now().UnixNano())
 	if err := in.serveMetrics(); err != nil {
 		in.sender.Close()

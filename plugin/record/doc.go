@@ -19,7 +19,8 @@
 //     leaves are the Event's;
 //  2. a string holding the audit JSON line under Options.RecordKey ("log":
 //     tail input without a parser), used only when the map itself is not an
-//     audit Event; it is read by audit.JSONParser;
+//     audit Event; it is read by audit.JSONParser (by its ParsePrefiltered
+//     with Options.Prefilter);
 //  3. an audit.k8s.io EventList with "items" (the API server's audit webhook
 //     posting to the http input): one event per item.
 //

@@ -18,7 +18,7 @@ import (
 )
 
 // The raw-line path with and without the necessary-bytes prefilter
-// (record.Options.NoPrefilter): each line is a `tail` record without a
+// (record.Options.Prefilter): each line is a `tail` record without a
 // parser, {"log": line}, decoded by the plugin's decoder into the engine.
 // Both must give the model's alerts and counters, and each other's
 // watermark after every line.
@@ -70,7 +70,7 @@ func runRaw(t testing.TB, s Settings, lines [][]byte, prefilter bool) *rawRun {
 			out.alerts = append(out.alerts, m)
 		}
 	}
-	dec := record.NewDecoder(record.Options{NoPrefilter: !prefilter})
+	dec := record.NewDecoder(record.Options{Prefilter: prefilter})
 	process := func(ev *audit.Event) {
 		eng.Process(ev)
 		take()
