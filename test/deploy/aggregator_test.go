@@ -3,6 +3,7 @@ package deploy
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -644,5 +645,177 @@ func TestAggregatorManifestsMatchChart(t *testing.T) {
 				t.Errorf("Service %s selects the pods of %s: %v", r, other.Name, got)
 			}
 		}
+	}
+}
+
+const edgeShardedValues = "deploy/helm/values-edge-sharded.yaml"
+
+// shardedReleases are the aggregators values-edge-sharded.yaml names, in
+// the order of its shards.
+var shardedReleases = []string{"k8s-secret-enum-aggregator-0", "k8s-secret-enum-aggregator-1"}
+
+// TestShardedEdgeRuns: the edge rendered with values-edge-sharded.yaml
+// sends each shard's tag to the Service of its aggregator release (under
+// the aggregators' tag), and, run for real with both rendered aggregators,
+// each user's alert comes from its shard's aggregator only: the harvest's
+// user (…:runner) is of shard 1, a second user (…:builder-2) of shard 0.
+func TestShardedEdgeRuns(t *testing.T) {
+	edgeObjs := renderRelease(t, edgeRelease, edgeValues, edgeShardedValues)
+	ep := daemonSetPod(t, edgeObjs)
+	_, ecfg := loaded(t, ep)
+	secs := ecfg.all()
+	tail := sectionsNamed(secs, "INPUT", "tail")[0]
+	outs := sectionsNamed(secs, "OUTPUT", "forward")
+	if len(outs) != len(shardedReleases) {
+		t.Fatalf("%d forward outputs, want one per shard", len(outs))
+	}
+	rules := sectionsNamed(secs, "FILTER", "rewrite_tag")
+	if len(rules) != 1 || !matches(rules[0].Get("match"), tail.Get("tag")) {
+		t.Fatalf("want one rewrite_tag filter on the tail's records, found %d", len(rules))
+	}
+	// The rules test/flb proves exact (deploy/aggregator/edge-sharded.conf).
+	shipped, err := os.ReadFile(repoPath("deploy/aggregator/edge-sharded.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shippedSecs, err := parseClassic(string(shipped))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ruleLines := func(s section) []string {
+		var out []string
+		for _, e := range s.Entries {
+			if strings.EqualFold(e.Key, "rule") {
+				out = append(out, e.Value)
+			}
+		}
+		return out
+	}
+	if want := sectionsNamed(shippedSecs, "FILTER", "rewrite_tag"); len(want) != 1 || !slices.Equal(ruleLines(rules[0]), ruleLines(want[0])) {
+		t.Errorf("the rendered rewrite_tag rules %q are not those of deploy/aggregator/edge-sharded.conf", ruleLines(rules[0]))
+	}
+	aggObjs := map[string][]object{}
+	for i, r := range shardedReleases {
+		aggObjs[r] = renderRelease(t, r, aggregatorValues)
+		svc := only[*corev1.Service](t, aggObjs[r])
+		o := outs[i]
+		if want := svc.Name + "." + svc.Namespace + ".svc"; o.Get("host") != want || o.Get("port") != strconv.Itoa(forwardPort) {
+			t.Errorf("%s: Host %s Port %s, want %s %d", o.Get("alias"), o.Get("host"), o.Get("port"), want, forwardPort)
+		}
+		shardTag := fmt.Sprintf("kube.audit.shard-%d", i)
+		if !matches(o.Get("match"), shardTag) || o.Get("tag") != tail.Get("tag") {
+			t.Errorf("%s: Match %q Tag %q, want the shard's %s sent as %s", o.Get("alias"), o.Get("match"), o.Get("tag"), shardTag, tail.Get("tag"))
+		}
+	}
+	var auditLog string
+	for _, r := range ecfg.Refs {
+		if r.Role == roleAuditLog {
+			auditLog = r.Path
+		}
+	}
+	const shard0User = "system:serviceaccount:ci:builder-2"
+	so := soPath(t)
+	for _, fb := range fluentBits(t) {
+		t.Run(fb.Version, func(t *testing.T) {
+			type agg struct {
+				release string
+				rcv     *idReceiver
+				logs    syncBuffer
+				proc    *process
+				port    int
+			}
+			var aggs []*agg
+			for _, r := range shardedReleases {
+				a := &agg{release: r, rcv: newIDReceiver(t), port: freePort(t)}
+				fs := materialize(t, deploymentPod(t, aggObjs[r]), so)
+				retarget(t, fs.config,
+					`(?m)^(\s*HTTP_Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
+					`(?m)^(\s*HTTP_Port\s+)2020\s*$`, "${1}"+strconv.Itoa(freePort(t)),
+					`(?m)^(\s*Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
+					`(?m)^(\s*Port\s+)`+strconv.Itoa(forwardPort)+`\s*$`, "${1}"+strconv.Itoa(a.port),
+					`(?m)^(\s*Port\s+)`+strconv.Itoa(webhookPort)+`\s*$`, "${1}"+strconv.Itoa(freePort(t)),
+					`(?m)^(\s*alert_url\s+)\S+\s*$`, "${1}"+a.rcv.URL+"/alerts",
+					`(?m)^(\s*reorder_delay\s+)10s\s*$`, "${1}1s\n        idle_timeout 1s")
+				a.proc = start(t, &a.logs, fb.Path, fs.args...)
+				waitFor(t, &a.logs, a.proc, "the forward input", func(s string) bool {
+					return strings.Contains(s, "listening on 127.0.0.1:"+strconv.Itoa(a.port))
+				})
+				aggs = append(aggs, a)
+			}
+			fs := materialize(t, ep, so)
+			pairs := []string{`(?m)^(\s*HTTP_Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
+				`(?m)^(\s*HTTP_Port\s+)2020\s*$`, "${1}" + strconv.Itoa(freePort(t))}
+			for _, a := range aggs {
+				host := regexp.QuoteMeta(a.release + "." + namespace + ".svc")
+				pairs = append(pairs, `(?m)^(\s*Host\s+)`+host+`\s*\n(\s*Port\s+)`+strconv.Itoa(forwardPort)+`\s*$`,
+					"${1}127.0.0.1\n${2}"+strconv.Itoa(a.port))
+			}
+			retarget(t, fs.config, pairs...)
+			logPath := fs.host(auditLog)
+			writeFile(t, logPath, "", 0o600)
+			var elogs syncBuffer
+			edge := start(t, &elogs, fb.Path, fs.args...)
+			waitFor(t, &elogs, edge, "the tail input to watch "+logPath, func(s string) bool {
+				return strings.Contains(s, "inotify_fs_add") && strings.Contains(s, logPath)
+			})
+			names := appendHarvest(t, logPath)
+			b, err := os.ReadFile(logPath)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// The same reads by the shard-0 user, a millisecond later.
+			again := strings.ReplaceAll(string(b), harvestUser, shard0User)
+			f, err := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := f.WriteString(again); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+
+			wantUser := []string{shard0User, harvestUser}
+			for i, a := range aggs {
+				select {
+				case got := <-a.rcv.alerts:
+					if got.User != wantUser[i] || !slices.Equal(got.Names, names) {
+						t.Errorf("%s: alert for %s names %v, want %s names %v", a.release, got.User, got.Names, wantUser[i], names)
+					}
+				case <-a.proc.done:
+					t.Fatalf("%s exited (%v) before an alert:\n%s", a.release, a.proc.err, a.logs.String())
+				case <-time.After(time.Minute):
+					t.Fatalf("%s: no alert within a minute:\n%s\nedge:\n%s", a.release, a.logs.String(), elogs.String())
+				}
+			}
+			for _, p := range []*process{edge, aggs[0].proc, aggs[1].proc} {
+				if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case <-p.done:
+				case <-time.After(time.Minute):
+					t.Fatal("a Fluent Bit still runs a minute after SIGTERM")
+				}
+			}
+			// Nothing else reached either aggregator: each user's alert
+			// (and its update at exit, if any) came from one place only.
+			for i, a := range aggs {
+				for len(a.rcv.alerts) > 0 {
+					if got := <-a.rcv.alerts; got.User != wantUser[i] {
+						t.Errorf("%s: an alert for %s, of the other shard", a.release, got.User)
+					}
+				}
+				for _, line := range strings.Split(a.logs.String(), "\n") {
+					if strings.Contains(line, "[error]") {
+						t.Errorf("%s: error logged: %s", a.release, line)
+					}
+				}
+			}
+			for _, line := range strings.Split(elogs.String(), "\n") {
+				if strings.Contains(line, "[error]") {
+					t.Errorf("edge: error logged: %s", line)
+				}
+			}
+		})
 	}
 }
