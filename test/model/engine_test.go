@@ -50,29 +50,47 @@ type engineRun struct {
 	stats  detect.Stats
 }
 
-// runEngine runs the engine exactly as the replay command does.
-func runEngine(t testing.TB, s Settings, lines [][]byte) *engineRun {
+// newEngine builds the engine from s as the replay command does.
+func newEngine(t testing.TB, s Settings) *detect.Engine {
 	t.Helper()
 	c, err := config.Parse(config.MapGetter(s.Props()), config.Replay)
 	if err != nil {
 		t.Fatalf("settings %s: %v", s, err)
 	}
-	out := &engineRun{}
-	read := 0
 	eng, err := detect.New(config.Rule, c.Engine)
 	if err != nil {
 		t.Fatalf("engine %s: %v", s, err)
 	}
+	return eng
+}
+
+// takeAlerts is what eng has alerted since the last call, each alert as
+// the JSON object the plugin sends.
+func takeAlerts(t testing.TB, eng *detect.Engine) []map[string]any {
+	t.Helper()
+	var alerts []map[string]any
+	for _, a := range eng.TakeAlerts() {
+		b, err := a.MarshalJSON()
+		if err != nil {
+			t.Fatalf("marshal: %v", err)
+		}
+		var m map[string]any
+		if err := json.Unmarshal(b, &m); err != nil {
+			t.Fatalf("alert is not JSON: %v: %s", err, b)
+		}
+		alerts = append(alerts, m)
+	}
+	return alerts
+}
+
+// runEngine runs the engine exactly as the replay command does.
+func runEngine(t testing.TB, s Settings, lines [][]byte) *engineRun {
+	t.Helper()
+	eng := newEngine(t, s)
+	out := &engineRun{}
+	read := 0
 	take := func() {
-		for _, a := range eng.TakeAlerts() {
-			b, err := a.MarshalJSON()
-			if err != nil {
-				t.Fatalf("marshal: %v", err)
-			}
-			var m map[string]any
-			if err := json.Unmarshal(b, &m); err != nil {
-				t.Fatalf("alert is not JSON: %v: %s", err, b)
-			}
+		for _, m := range takeAlerts(t, eng) {
 			out.alerts = append(out.alerts, m)
 			out.read = append(out.read, read)
 		}

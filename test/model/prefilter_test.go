@@ -13,7 +13,6 @@ import (
 
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect"
 	"github.com/k8s-secret-enum/k8s-secret-enum/detect/audit"
-	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/config"
 	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/record"
 )
 
@@ -48,28 +47,9 @@ func logRecord(b, line []byte) []byte {
 // record per line, the prefilter on or off.
 func runRaw(t testing.TB, s Settings, lines [][]byte, prefilter bool) *rawRun {
 	t.Helper()
-	c, err := config.Parse(config.MapGetter(s.Props()), config.Replay)
-	if err != nil {
-		t.Fatalf("settings %s: %v", s, err)
-	}
-	eng, err := detect.New(config.Rule, c.Engine)
-	if err != nil {
-		t.Fatalf("engine %s: %v", s, err)
-	}
+	eng := newEngine(t, s)
 	out := &rawRun{}
-	take := func() {
-		for _, a := range eng.TakeAlerts() {
-			b, err := a.MarshalJSON()
-			if err != nil {
-				t.Fatalf("marshal: %v", err)
-			}
-			var m map[string]any
-			if err := json.Unmarshal(b, &m); err != nil {
-				t.Fatalf("alert is not JSON: %v: %s", err, b)
-			}
-			out.alerts = append(out.alerts, m)
-		}
-	}
+	take := func() { out.alerts = append(out.alerts, takeAlerts(t, eng)...) }
 	dec := record.NewDecoder(record.Options{Prefilter: prefilter})
 	process := func(ev *audit.Event) {
 		eng.Process(ev)
