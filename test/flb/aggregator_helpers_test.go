@@ -303,6 +303,48 @@ func (a *aggregator) waitRecords(t *testing.T) {
 	}
 }
 
+// startAggregators lays out and starts one aggregator per receiver, on
+// aggregator.conf and aggregator.yaml in turn, named names[i] and alerting
+// to rcvs[i].
+func startAggregators(t *testing.T, fb fluentBit, rcvs []*receiver.Receiver, names ...string) []*aggregator {
+	t.Helper()
+	var aggs []*aggregator
+	for i, rcv := range rcvs {
+		file := []string{"aggregator.conf", "aggregator.yaml"}[i%2]
+		aggs = append(aggs, layAggregator(t, file, names[i], rcv.URL()+"/alerts", aggregatorDelay))
+	}
+	for _, a := range aggs {
+		a.start(t, fb)
+	}
+	return aggs
+}
+
+// startEdges lays out and starts one edge per node, on files[0] and
+// files[1] in turn (as layEdge: targets, drop).
+func startEdges(t *testing.T, fb fluentBit, files [2]string, targets map[string]int, drop ...string) []*edge {
+	t.Helper()
+	var edges []*edge
+	for i := range nodeSkew {
+		e := layEdge(t, files[i%2], targets, drop...)
+		e.start(t, fb, fmt.Sprintf("edge-%d", i))
+		edges = append(edges, e)
+	}
+	return edges
+}
+
+// stopAll stops the edges, whose logs may hold only the allowed problems,
+// then the aggregators, cleanly.
+func stopAll(t *testing.T, edges []*edge, aggs []*aggregator, allowed ...string) {
+	t.Helper()
+	for _, e := range edges {
+		e.run.stop()
+		noProblems(t, e.run.name, e.run.Output(), allowed...)
+	}
+	for _, a := range aggs {
+		a.run.stopClean()
+	}
+}
+
 // --- traffic -------------------------------------------------------------
 
 // nodeSkew is each node's clock error: the API servers stamp their events

@@ -1,7 +1,6 @@
 package flb
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -55,14 +54,9 @@ func TestAggregatorReplaysAcknowledged(t *testing.T) {
 		}
 		writeFile(t, a.config, []byte(flush.ReplaceAllString(conf, "${1}60")))
 		a.start(t, fb)
-		var edges []*edge
-		for i := range nodeSkew {
-			e := layEdge(t, []string{"edge.conf", "edge.yaml"}[i%2],
-				map[string]int{"k8s-secret-enum-aggregator-a.k8s-secret-enum.svc": a.forward},
-				"k8s-secret-enum-aggregator-b.k8s-secret-enum.svc")
-			e.start(t, fb, fmt.Sprintf("edge-%d", i))
-			edges = append(edges, e)
-		}
+		edges := startEdges(t, fb, [2]string{"edge.conf", "edge.yaml"},
+			map[string]int{"k8s-secret-enum-aggregator-a.k8s-secret-enum.svc": a.forward},
+			"k8s-secret-enum-aggregator-b.k8s-secret-enum.svc")
 		feed(t, edges, batch{lines: lines}, []*aggregator{a}, nil)
 		deadline := time.Now().Add(waitLimit)
 		for !holdsAll(a.storage, last) {
@@ -79,11 +73,7 @@ func TestAggregatorReplaysAcknowledged(t *testing.T) {
 		writeFile(t, a.config, []byte(conf))
 		a.start(t, fb)
 		a.waitRecords(t)
-		for _, e := range edges {
-			e.run.stop()
-			noProblems(t, e.run.name, e.run.Output())
-		}
-		a.run.stopClean()
+		stopAll(t, edges, []*aggregator{a})
 		if d := model.Compare(received(t, rcv.Alerts()), want); d != nil {
 			t.Errorf("the alerts differ from the rule's on the merged log:\n%s", d)
 		} else {

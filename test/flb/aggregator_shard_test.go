@@ -111,23 +111,11 @@ func TestAggregatorsSharded(t *testing.T) {
 
 	eachFluentBit(t, func(t *testing.T, fb fluentBit) {
 		rcvs := []*receiver.Receiver{receiver.Start(t, receiver.Options{}), receiver.Start(t, receiver.Options{})}
-		aggs := []*aggregator{
-			layAggregator(t, "aggregator.conf", "aggregator-0", rcvs[0].URL()+"/alerts", aggregatorDelay),
-			layAggregator(t, "aggregator.yaml", "aggregator-1", rcvs[1].URL()+"/alerts", aggregatorDelay),
-		}
-		for _, a := range aggs {
-			a.start(t, fb)
-		}
-		var edges []*edge
-		for i := range nodeSkew {
-			file := []string{"edge-sharded.conf", "edge-sharded.yaml"}[i%2]
-			e := layEdge(t, file, map[string]int{
-				"k8s-secret-enum-aggregator-0.k8s-secret-enum.svc": aggs[0].forward,
-				"k8s-secret-enum-aggregator-1.k8s-secret-enum.svc": aggs[1].forward,
-			})
-			e.start(t, fb, fmt.Sprintf("edge-%d", i))
-			edges = append(edges, e)
-		}
+		aggs := startAggregators(t, fb, rcvs, "aggregator-0", "aggregator-1")
+		edges := startEdges(t, fb, [2]string{"edge-sharded.conf", "edge-sharded.yaml"}, map[string]int{
+			"k8s-secret-enum-aggregator-0.k8s-secret-enum.svc": aggs[0].forward,
+			"k8s-secret-enum-aggregator-1.k8s-secret-enum.svc": aggs[1].forward,
+		})
 		route := func(a int, l line) bool { return shardOfLine[string(l.text)] == a }
 		for _, b := range batches(lines, t0, batchSpan) {
 			feed(t, edges, b, aggs, route)
@@ -135,13 +123,7 @@ func TestAggregatorsSharded(t *testing.T) {
 				a.waitRecords(t)
 			}
 		}
-		for _, e := range edges {
-			e.run.stop()
-			noProblems(t, e.run.name, e.run.Output())
-		}
-		for _, a := range aggs {
-			a.run.stopClean()
-		}
+		stopAll(t, edges, aggs)
 		var union []map[string]any
 		from := map[string]map[int]bool{}
 		for i, rcv := range rcvs {

@@ -1,7 +1,6 @@
 package flb
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -54,38 +53,20 @@ func TestAggregatorsHA(t *testing.T) {
 		t.Fatalf("the model finds %d alerts; the traffic should hold several harvests", len(want))
 	}
 	eachFluentBit(t, func(t *testing.T, fb fluentBit) {
-		rcvA, rcvB := receiver.Start(t, receiver.Options{}), receiver.Start(t, receiver.Options{})
-		aggs := []*aggregator{
-			layAggregator(t, "aggregator.conf", "aggregator-a", rcvA.URL()+"/alerts", aggregatorDelay),
-			layAggregator(t, "aggregator.yaml", "aggregator-b", rcvB.URL()+"/alerts", aggregatorDelay),
-		}
-		for _, a := range aggs {
-			a.start(t, fb)
-		}
-		var edges []*edge
-		for i := range nodeSkew {
-			file := []string{"edge.conf", "edge.yaml"}[i%2]
-			e := layEdge(t, file, map[string]int{
-				"k8s-secret-enum-aggregator-a.k8s-secret-enum.svc": aggs[0].forward,
-				"k8s-secret-enum-aggregator-b.k8s-secret-enum.svc": aggs[1].forward,
-			})
-			e.start(t, fb, fmt.Sprintf("edge-%d", i))
-			edges = append(edges, e)
-		}
+		rcvs := []*receiver.Receiver{receiver.Start(t, receiver.Options{}), receiver.Start(t, receiver.Options{})}
+		aggs := startAggregators(t, fb, rcvs, "aggregator-a", "aggregator-b")
+		edges := startEdges(t, fb, [2]string{"edge.conf", "edge.yaml"}, map[string]int{
+			"k8s-secret-enum-aggregator-a.k8s-secret-enum.svc": aggs[0].forward,
+			"k8s-secret-enum-aggregator-b.k8s-secret-enum.svc": aggs[1].forward,
+		})
 		for _, b := range batches(lines, t0, batchSpan) {
 			feed(t, edges, b, aggs, nil)
 			for _, a := range aggs {
 				a.waitRecords(t)
 			}
 		}
-		for _, e := range edges {
-			e.run.stop()
-			noProblems(t, e.run.name, e.run.Output())
-		}
-		for _, a := range aggs {
-			a.run.stopClean()
-		}
-		for i, rcv := range []*receiver.Receiver{rcvA, rcvB} {
+		stopAll(t, edges, aggs)
+		for i, rcv := range rcvs {
 			if d := model.Compare(received(t, rcv.Alerts()), want); d != nil {
 				t.Errorf("%s: the alerts differ from the rule's on the merged log:\n%s", aggs[i].name, d)
 			}
@@ -161,14 +142,9 @@ func TestAggregatorRestart(t *testing.T) {
 		a := layAggregator(t, "aggregator.conf", "aggregator", rcv.URL()+"/alerts", aggregatorDelay)
 		aggs := []*aggregator{a}
 		a.start(t, fb)
-		var edges []*edge
-		for i := range nodeSkew {
-			e := layEdge(t, []string{"edge.conf", "edge.yaml"}[i%2],
-				map[string]int{"k8s-secret-enum-aggregator-a.k8s-secret-enum.svc": a.forward},
-				"k8s-secret-enum-aggregator-b.k8s-secret-enum.svc")
-			e.start(t, fb, fmt.Sprintf("edge-%d", i))
-			edges = append(edges, e)
-		}
+		edges := startEdges(t, fb, [2]string{"edge.conf", "edge.yaml"},
+			map[string]int{"k8s-secret-enum-aggregator-a.k8s-secret-enum.svc": a.forward},
+			"k8s-secret-enum-aggregator-b.k8s-secret-enum.svc")
 		killed, failed := false, []int(nil)
 		for _, b := range batches(lines, t0, batchSpan) {
 			at := b.from
@@ -190,11 +166,7 @@ func TestAggregatorRestart(t *testing.T) {
 				a.waitRecords(t)
 			}
 		}
-		for _, e := range edges {
-			e.run.stop()
-			noProblems(t, e.run.name, e.run.Output(), forwardRefused...)
-		}
-		a.run.stopClean()
+		stopAll(t, edges, aggs, forwardRefused...)
 		logHasNoMarker(t, a.run.name, a.run.Output())
 		if d := model.Compare(received(t, rcv.Alerts()), want); d != nil {
 			t.Errorf("the alerts differ from the rule's on the merged log:\n%s", d)
