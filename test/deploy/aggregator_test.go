@@ -1,14 +1,8 @@
 package deploy
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
-	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path"
 	"reflect"
 	"regexp"
@@ -22,9 +16,6 @@ import (
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
-	"sigs.k8s.io/yaml"
-
-	"github.com/k8s-secret-enum/k8s-secret-enum/plugin/config"
 )
 
 // The aggregator topology on the chart (README "Aggregator topology"):
@@ -42,30 +33,6 @@ const (
 // aggregatorReleases are the two replicas the edge's outputs name.
 var aggregatorReleases = []string{"k8s-secret-enum-aggregator-a", "k8s-secret-enum-aggregator-b"}
 
-// renderRelease is render for another release name.
-func renderRelease(t *testing.T, release string, values ...string) []object {
-	t.Helper()
-	args := []string{"template", release, chartDir(t), "--namespace", namespace}
-	for _, v := range values {
-		args = append(args, "--values", repoPath(v))
-	}
-	cmd := exec.Command(helmBinary(t), args...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
-	}
-	objs, errs := decodeStrict(out, "helm template "+release)
-	for _, err := range errs {
-		t.Error(err)
-	}
-	if len(errs) > 0 {
-		t.FailNow()
-	}
-	return objs
-}
-
 // topology is the rendered edge and aggregators.
 type topology struct {
 	edge        []object
@@ -74,9 +41,9 @@ type topology struct {
 
 func renderTopology(t *testing.T) topology {
 	t.Helper()
-	top := topology{edge: renderRelease(t, edgeRelease, edgeValues), aggregators: map[string][]object{}}
+	top := topology{edge: renderRelease(t, edgeRelease, []string{edgeValues}), aggregators: map[string][]object{}}
 	for _, r := range aggregatorReleases {
-		top.aggregators[r] = renderRelease(t, r, aggregatorValues)
+		top.aggregators[r] = renderRelease(t, r, []string{aggregatorValues})
 	}
 	return top
 }
@@ -85,20 +52,6 @@ func deploymentPod(t *testing.T, objs []object) pod {
 	t.Helper()
 	d := only[*appsv1.Deployment](t, objs)
 	return pod{Spec: d.Spec.Template.Spec, ConfigMaps: configMaps(objs)}
-}
-
-// loaded is a pod's fluent-bit container and configuration, or a failure.
-func loaded(t *testing.T, p pod) (*corev1.Container, fbConfig) {
-	t.Helper()
-	c, err := p.mainContainer()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg, problems := p.loadConfig(c)
-	if len(problems) > 0 {
-		t.Fatal(problems)
-	}
-	return c, cfg
 }
 
 // TestAggregatorChartsDecodeStrictly: the edge and aggregator releases
@@ -346,18 +299,7 @@ func TestAggregatorTopologyWiring(t *testing.T) {
 // TestAggregatorChartsOutputKeysAccepted: the plugin's own parser accepts
 // the aggregator's rendered [OUTPUT].
 func TestAggregatorChartsOutputKeysAccepted(t *testing.T) {
-	p := deploymentPod(t, renderRelease(t, aggregatorReleases[0], aggregatorValues))
-	fs := materialize(t, p, soPath(t))
-	_, cfg := loaded(t, p)
-	props := outputProperties(cfg)
-	for k, val := range props {
-		if path.IsAbs(val) {
-			props[k] = fs.host(val)
-		}
-	}
-	if _, err := config.Parse(props, config.Plugin); err != nil {
-		t.Errorf("the plugin refuses the rendered [OUTPUT]: %v", err)
-	}
+	outputAccepted(t, deploymentPod(t, renderRelease(t, aggregatorReleases[0], []string{aggregatorValues})))
 }
 
 // retarget replaces, in a materialized configuration, what the test runs
@@ -392,76 +334,26 @@ func TestAggregatorTopologyRuns(t *testing.T) {
 	top := renderTopology(t)
 	ep := daemonSetPod(t, top.edge)
 	_, ecfg := loaded(t, ep)
-	var auditLog string
-	for _, r := range ecfg.Refs {
-		if r.Role == roleAuditLog {
-			auditLog = r.Path
-		}
-	}
+	auditLog := ecfg.auditLog()
 	for _, fb := range bins {
 		t.Run(fb.Version, func(t *testing.T) {
-			type agg struct {
-				release string
-				rcv     *idReceiver
-				logs    syncBuffer
-				proc    *process
-				port    int
-			}
-			var aggs []*agg
+			var aggs []*aggRun
 			for _, r := range aggregatorReleases {
-				a := &agg{release: r, rcv: newIDReceiver(t), port: freePort(t)}
-				fs := materialize(t, deploymentPod(t, top.aggregators[r]), so)
-				retarget(t, fs.config,
-					`(?m)^(\s*HTTP_Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
-					`(?m)^(\s*HTTP_Port\s+)2020\s*$`, "${1}"+strconv.Itoa(freePort(t)),
-					`(?m)^(\s*Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
-					`(?m)^(\s*Port\s+)`+strconv.Itoa(forwardPort)+`\s*$`, "${1}"+strconv.Itoa(a.port),
-					`(?m)^(\s*Port\s+)`+strconv.Itoa(webhookPort)+`\s*$`, "${1}"+strconv.Itoa(freePort(t)),
-					`(?m)^(\s*alert_url\s+)\S+\s*$`, "${1}"+a.rcv.URL+"/alerts",
-					// The harvest is stamped now and nothing follows it: decide
-					// within a second or two of wall-clock time, not 10s + 30s.
-					`(?m)^(\s*reorder_delay\s+)10s\s*$`, "${1}1s\n        idle_timeout 1s")
-				a.proc = start(t, &a.logs, fb.Path, fs.args...)
-				waitFor(t, &a.logs, a.proc, "the forward input", func(s string) bool {
-					return strings.Contains(s, "listening on 127.0.0.1:"+strconv.Itoa(a.port))
-				})
-				aggs = append(aggs, a)
+				aggs = append(aggs, startAggregator(t, fb.Path, so, r, top.aggregators[r]))
 			}
-
-			fs := materialize(t, ep, so)
-			pairs := []string{`(?m)^(\s*HTTP_Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
-				`(?m)^(\s*HTTP_Port\s+)2020\s*$`, "${1}" + strconv.Itoa(freePort(t))}
-			for _, a := range aggs {
-				host := regexp.QuoteMeta(a.release + "." + namespace + ".svc")
-				pairs = append(pairs, `(?m)^(\s*Host\s+)`+host+`\s*\n(\s*Port\s+)`+strconv.Itoa(forwardPort)+`\s*$`,
-					"${1}127.0.0.1\n${2}"+strconv.Itoa(a.port))
-			}
-			retarget(t, fs.config, pairs...)
-			logPath := fs.host(auditLog)
-			writeFile(t, logPath, "", 0o600)
-			var elogs syncBuffer
-			edge := start(t, &elogs, fb.Path, fs.args...)
-			waitFor(t, &elogs, edge, "the tail input to watch "+logPath, func(s string) bool {
-				return strings.Contains(s, "inotify_fs_add") && strings.Contains(s, logPath)
-			})
+			edge, elogs, logPath := startEdge(t, fb.Path, so, ep, auditLog, aggs)
 			names := appendHarvest(t, logPath)
 
 			var ids []string
 			for _, a := range aggs {
-				select {
-				case got := <-a.rcv.alerts:
-					if want := "Bearer " + testToken; got.Authorization != want {
-						t.Errorf("%s: Authorization %q, want %q", a.release, got.Authorization, want)
-					}
-					if !slices.Equal(got.Names, names) || got.User != harvestUser {
-						t.Errorf("%s: alert for %s names %v, want %s names %v", a.release, got.User, got.Names, harvestUser, names)
-					}
-					ids = append(ids, got.ID)
-				case <-a.proc.done:
-					t.Fatalf("%s exited (%v) before an alert:\n%s", a.release, a.proc.err, a.logs.String())
-				case <-time.After(time.Minute):
-					t.Fatalf("%s: no alert within a minute:\n%s\nedge:\n%s", a.release, a.logs.String(), elogs.String())
+				got := a.nextAlert(t, elogs)
+				if want := "Bearer " + testToken; got.Authorization != want {
+					t.Errorf("%s: Authorization %q, want %q", a.release, got.Authorization, want)
 				}
+				if !slices.Equal(got.Names, names) || got.User != harvestUser {
+					t.Errorf("%s: alert for %s names %v, want %s names %v", a.release, got.User, got.Names, harvestUser, names)
+				}
+				ids = append(ids, got.ID)
 			}
 			if ids[0] == "" || ids[0] != ids[1] {
 				t.Errorf("alert ids %q: want the same from both aggregators", ids)
@@ -470,7 +362,7 @@ func TestAggregatorTopologyRuns(t *testing.T) {
 				name string
 				proc *process
 				logs *syncBuffer
-			}{{"edge", edge, &elogs}, {aggs[0].release, aggs[0].proc, &aggs[0].logs}, {aggs[1].release, aggs[1].proc, &aggs[1].logs}} {
+			}{{"edge", edge, elogs}, {aggs[0].release, aggs[0].proc, &aggs[0].logs}, {aggs[1].release, aggs[1].proc, &aggs[1].logs}} {
 				if err := p.proc.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 					t.Fatal(err)
 				}
@@ -482,130 +374,83 @@ func TestAggregatorTopologyRuns(t *testing.T) {
 				case <-time.After(time.Minute):
 					t.Fatalf("%s still running a minute after SIGTERM:\n%s", p.name, p.logs.String())
 				}
-				for _, line := range strings.Split(p.logs.String(), "\n") {
-					if strings.Contains(line, "[error]") {
-						t.Errorf("%s: error logged: %s", p.name, line)
-					}
-				}
+				noErrorLogged(t, p.name, p.logs.String())
 			}
 		})
 	}
 }
 
-// idAlert is what TestAggregatorTopologyRuns reads of an alert.
-type idAlert struct {
-	Authorization, User, ID string
-	Names                   []string
+// aggRun is a rendered aggregator release running in Fluent Bit.
+type aggRun struct {
+	release string
+	rcv     *receiver
+	logs    syncBuffer
+	proc    *process
+	port    int // its forward input's
 }
 
-type idReceiver struct {
-	URL    string
-	alerts chan idAlert
-}
-
-// newIDReceiver answers 200 to every POST and passes on each alert of the
-// plugin's default format, with its alert.id.
-func newIDReceiver(t *testing.T) *idReceiver {
+// startAggregator runs a rendered aggregator release on local ports, its
+// alerts to a receiver of its own, and waits for its forward input.
+func startAggregator(t *testing.T, bin, so, release string, objs []object) *aggRun {
 	t.Helper()
-	r := &idReceiver{alerts: make(chan idAlert, 64)}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		body, err := io.ReadAll(req.Body)
-		if err != nil {
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		var alerts []struct {
-			User  struct{ Name string } `json:"user"`
-			Alert struct{ ID string }   `json:"alert"`
-			Esql  struct {
-				Names []string `json:"secrets_names"`
-			} `json:"Esql"`
-		}
-		if err := json.Unmarshal(body, &alerts); err != nil {
-			t.Errorf("receiver: body is not a JSON array of alerts: %v\n%s", err, body)
-			w.WriteHeader(http.StatusBadRequest)
-			return
-		}
-		for _, a := range alerts {
-			select {
-			case r.alerts <- idAlert{req.Header.Get("Authorization"), a.User.Name, a.Alert.ID, a.Esql.Names}:
-			default:
-			}
-		}
-		w.WriteHeader(http.StatusOK)
-	}))
-	t.Cleanup(srv.Close)
-	r.URL = srv.URL
-	return r
+	a := &aggRun{release: release, rcv: newReceiver(t), port: freePort(t)}
+	fs := materialize(t, deploymentPod(t, objs), so)
+	retarget(t, fs.config,
+		`(?m)^(\s*HTTP_Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
+		`(?m)^(\s*HTTP_Port\s+)2020\s*$`, "${1}"+strconv.Itoa(freePort(t)),
+		`(?m)^(\s*Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
+		`(?m)^(\s*Port\s+)`+strconv.Itoa(forwardPort)+`\s*$`, "${1}"+strconv.Itoa(a.port),
+		`(?m)^(\s*Port\s+)`+strconv.Itoa(webhookPort)+`\s*$`, "${1}"+strconv.Itoa(freePort(t)),
+		`(?m)^(\s*alert_url\s+)\S+\s*$`, "${1}"+a.rcv.URL+"/alerts",
+		// The harvest is stamped now and nothing follows it: decide
+		// within a second or two of wall-clock time, not 10s + 30s.
+		`(?m)^(\s*reorder_delay\s+)10s\s*$`, "${1}1s\n        idle_timeout 1s")
+	a.proc = start(t, &a.logs, bin, fs.args...)
+	waitFor(t, &a.logs, a.proc, "the forward input", func(s string) bool {
+		return strings.Contains(s, "listening on 127.0.0.1:"+strconv.Itoa(a.port))
+	})
+	return a
+}
+
+// nextAlert is the aggregator's next alert; the test stops if the
+// aggregator exits first or none comes within a minute.
+func (a *aggRun) nextAlert(t *testing.T, elogs *syncBuffer) receivedAlert {
+	t.Helper()
+	select {
+	case got := <-a.rcv.alerts:
+		return got
+	case <-a.proc.done:
+		t.Fatalf("%s exited (%v) before an alert:\n%s", a.release, a.proc.err, a.logs.String())
+	case <-time.After(time.Minute):
+		t.Fatalf("%s: no alert within a minute:\n%s\nedge:\n%s", a.release, a.logs.String(), elogs.String())
+	}
+	return receivedAlert{}
+}
+
+// startEdge runs the rendered edge pod, its forward outputs pointed at the
+// aggregators' local ports, on an empty audit log at the pod's auditLog;
+// it returns the edge, its log, and the audit log's path on the host.
+func startEdge(t *testing.T, bin, so string, ep pod, auditLog string, aggs []*aggRun) (*process, *syncBuffer, string) {
+	t.Helper()
+	fs := materialize(t, ep, so)
+	pairs := []string{`(?m)^(\s*HTTP_Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
+		`(?m)^(\s*HTTP_Port\s+)2020\s*$`, "${1}" + strconv.Itoa(freePort(t))}
+	for _, a := range aggs {
+		host := regexp.QuoteMeta(a.release + "." + namespace + ".svc")
+		pairs = append(pairs, `(?m)^(\s*Host\s+)`+host+`\s*\n(\s*Port\s+)`+strconv.Itoa(forwardPort)+`\s*$`,
+			"${1}127.0.0.1\n${2}"+strconv.Itoa(a.port))
+	}
+	retarget(t, fs.config, pairs...)
+	logPath := fs.host(auditLog)
+	writeFile(t, logPath, "", 0o600)
+	elogs := &syncBuffer{}
+	return startWatching(t, elogs, bin, logPath, fs.args...), elogs, logPath
 }
 
 // aggregatorManifests decodes deploy/manifests/aggregator strictly.
 func aggregatorManifests(t *testing.T) []object {
 	t.Helper()
-	var objs []object
-	for _, f := range []string{"edge.yaml", "aggregators.yaml"} {
-		rel := manifestsDir + "/aggregator/" + f
-		b, err := os.ReadFile(repoPath(rel))
-		if err != nil {
-			t.Fatal(err)
-		}
-		o, errs := decodeStrict(b, rel)
-		for _, err := range errs {
-			t.Error(err)
-		}
-		objs = append(objs, o...)
-	}
-	if t.Failed() {
-		t.FailNow()
-	}
-	return objs
-}
-
-// normPod is a pod spec without the names a rendering and the manifests
-// may give differently, its lists in one order.
-func normPod(spec corev1.PodSpec) corev1.PodSpec {
-	s := *spec.DeepCopy()
-	s.ServiceAccountName = ""
-	if s.DNSPolicy == "" {
-		s.DNSPolicy = corev1.DNSClusterFirst // the API's default, which the chart writes out
-	}
-	for i := range s.Volumes {
-		if s.Volumes[i].ConfigMap != nil {
-			s.Volumes[i].ConfigMap.Name = ""
-		}
-	}
-	slices.SortFunc(s.Volumes, func(a, b corev1.Volume) int { return strings.Compare(a.Name, b.Name) })
-	for _, list := range [][]corev1.Container{s.InitContainers, s.Containers} {
-		for i := range list {
-			slices.SortFunc(list[i].VolumeMounts, func(a, b corev1.VolumeMount) int { return strings.Compare(a.Name, b.Name) })
-		}
-	}
-	return s
-}
-
-// samePod: the same pod spec and the same configuration files (their
-// sections and entries).
-func samePod(t *testing.T, name string, chart, plain pod) {
-	t.Helper()
-	_, ccfg := loaded(t, chart)
-	_, mcfg := loaded(t, plain)
-	for f := range ccfg.Files {
-		if !slices.EqualFunc(ccfg.Files[f], mcfg.Files[f], func(a, b section) bool {
-			return a.Name == b.Name && slices.Equal(a.Entries, b.Entries)
-		}) {
-			t.Errorf("%s: %s differs:\nchart:     %+v\nmanifests: %+v", name, f, ccfg.Files[f], mcfg.Files[f])
-		}
-	}
-	for f := range mcfg.Files {
-		if _, ok := ccfg.Files[f]; !ok {
-			t.Errorf("%s: %s is only in the manifests", name, f)
-		}
-	}
-	if a, b := normPod(chart.Spec), normPod(plain.Spec); !reflect.DeepEqual(a, b) {
-		ay, _ := yaml.Marshal(a)
-		by, _ := yaml.Marshal(b)
-		t.Errorf("%s: pod specs differ:\n--- chart\n%s\n--- manifests\n%s", name, ay, by)
-	}
+	return decodeFiles(t, manifestsDir+"/aggregator/edge.yaml", manifestsDir+"/aggregator/aggregators.yaml")
 }
 
 // TestAggregatorManifestsMatchChart: deploy/manifests/aggregator is the
@@ -660,7 +505,7 @@ var shardedReleases = []string{"k8s-secret-enum-aggregator-0", "k8s-secret-enum-
 // each user's alert comes from its shard's aggregator only: the harvest's
 // user (…:runner) is of shard 1, a second user (…:builder-2) of shard 0.
 func TestShardedEdgeRuns(t *testing.T) {
-	edgeObjs := renderRelease(t, edgeRelease, edgeValues, edgeShardedValues)
+	edgeObjs := renderRelease(t, edgeRelease, []string{edgeValues, edgeShardedValues})
 	ep := daemonSetPod(t, edgeObjs)
 	_, ecfg := loaded(t, ep)
 	secs := ecfg.all()
@@ -696,7 +541,7 @@ func TestShardedEdgeRuns(t *testing.T) {
 	}
 	aggObjs := map[string][]object{}
 	for i, r := range shardedReleases {
-		aggObjs[r] = renderRelease(t, r, aggregatorValues)
+		aggObjs[r] = renderRelease(t, r, []string{aggregatorValues})
 		svc := only[*corev1.Service](t, aggObjs[r])
 		o := outs[i]
 		if want := svc.Name + "." + svc.Namespace + ".svc"; o.Get("host") != want || o.Get("port") != strconv.Itoa(forwardPort) {
@@ -707,57 +552,16 @@ func TestShardedEdgeRuns(t *testing.T) {
 			t.Errorf("%s: Match %q Tag %q, want the shard's %s sent as %s", o.Get("alias"), o.Get("match"), o.Get("tag"), shardTag, tail.Get("tag"))
 		}
 	}
-	var auditLog string
-	for _, r := range ecfg.Refs {
-		if r.Role == roleAuditLog {
-			auditLog = r.Path
-		}
-	}
+	auditLog := ecfg.auditLog()
 	const shard0User = "system:serviceaccount:ci:builder-2"
 	so := soPath(t)
 	for _, fb := range fluentBits(t) {
 		t.Run(fb.Version, func(t *testing.T) {
-			type agg struct {
-				release string
-				rcv     *idReceiver
-				logs    syncBuffer
-				proc    *process
-				port    int
-			}
-			var aggs []*agg
+			var aggs []*aggRun
 			for _, r := range shardedReleases {
-				a := &agg{release: r, rcv: newIDReceiver(t), port: freePort(t)}
-				fs := materialize(t, deploymentPod(t, aggObjs[r]), so)
-				retarget(t, fs.config,
-					`(?m)^(\s*HTTP_Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
-					`(?m)^(\s*HTTP_Port\s+)2020\s*$`, "${1}"+strconv.Itoa(freePort(t)),
-					`(?m)^(\s*Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
-					`(?m)^(\s*Port\s+)`+strconv.Itoa(forwardPort)+`\s*$`, "${1}"+strconv.Itoa(a.port),
-					`(?m)^(\s*Port\s+)`+strconv.Itoa(webhookPort)+`\s*$`, "${1}"+strconv.Itoa(freePort(t)),
-					`(?m)^(\s*alert_url\s+)\S+\s*$`, "${1}"+a.rcv.URL+"/alerts",
-					`(?m)^(\s*reorder_delay\s+)10s\s*$`, "${1}1s\n        idle_timeout 1s")
-				a.proc = start(t, &a.logs, fb.Path, fs.args...)
-				waitFor(t, &a.logs, a.proc, "the forward input", func(s string) bool {
-					return strings.Contains(s, "listening on 127.0.0.1:"+strconv.Itoa(a.port))
-				})
-				aggs = append(aggs, a)
+				aggs = append(aggs, startAggregator(t, fb.Path, so, r, aggObjs[r]))
 			}
-			fs := materialize(t, ep, so)
-			pairs := []string{`(?m)^(\s*HTTP_Listen\s+)0\.0\.0\.0\s*$`, "${1}127.0.0.1",
-				`(?m)^(\s*HTTP_Port\s+)2020\s*$`, "${1}" + strconv.Itoa(freePort(t))}
-			for _, a := range aggs {
-				host := regexp.QuoteMeta(a.release + "." + namespace + ".svc")
-				pairs = append(pairs, `(?m)^(\s*Host\s+)`+host+`\s*\n(\s*Port\s+)`+strconv.Itoa(forwardPort)+`\s*$`,
-					"${1}127.0.0.1\n${2}"+strconv.Itoa(a.port))
-			}
-			retarget(t, fs.config, pairs...)
-			logPath := fs.host(auditLog)
-			writeFile(t, logPath, "", 0o600)
-			var elogs syncBuffer
-			edge := start(t, &elogs, fb.Path, fs.args...)
-			waitFor(t, &elogs, edge, "the tail input to watch "+logPath, func(s string) bool {
-				return strings.Contains(s, "inotify_fs_add") && strings.Contains(s, logPath)
-			})
+			edge, elogs, logPath := startEdge(t, fb.Path, so, ep, auditLog, aggs)
 			names := appendHarvest(t, logPath)
 			b, err := os.ReadFile(logPath)
 			if err != nil {
@@ -776,15 +580,8 @@ func TestShardedEdgeRuns(t *testing.T) {
 
 			wantUser := []string{shard0User, harvestUser}
 			for i, a := range aggs {
-				select {
-				case got := <-a.rcv.alerts:
-					if got.User != wantUser[i] || !slices.Equal(got.Names, names) {
-						t.Errorf("%s: alert for %s names %v, want %s names %v", a.release, got.User, got.Names, wantUser[i], names)
-					}
-				case <-a.proc.done:
-					t.Fatalf("%s exited (%v) before an alert:\n%s", a.release, a.proc.err, a.logs.String())
-				case <-time.After(time.Minute):
-					t.Fatalf("%s: no alert within a minute:\n%s\nedge:\n%s", a.release, a.logs.String(), elogs.String())
+				if got := a.nextAlert(t, elogs); got.User != wantUser[i] || !slices.Equal(got.Names, names) {
+					t.Errorf("%s: alert for %s names %v, want %s names %v", a.release, got.User, got.Names, wantUser[i], names)
 				}
 			}
 			for _, p := range []*process{edge, aggs[0].proc, aggs[1].proc} {
@@ -805,17 +602,9 @@ func TestShardedEdgeRuns(t *testing.T) {
 						t.Errorf("%s: an alert for %s, of the other shard", a.release, got.User)
 					}
 				}
-				for _, line := range strings.Split(a.logs.String(), "\n") {
-					if strings.Contains(line, "[error]") {
-						t.Errorf("%s: error logged: %s", a.release, line)
-					}
-				}
+				noErrorLogged(t, a.release, a.logs.String())
 			}
-			for _, line := range strings.Split(elogs.String(), "\n") {
-				if strings.Contains(line, "[error]") {
-					t.Errorf("edge: error logged: %s", line)
-				}
-			}
+			noErrorLogged(t, "edge", elogs.String())
 		})
 	}
 }

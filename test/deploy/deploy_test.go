@@ -27,6 +27,20 @@ func daemonSetPod(t *testing.T, objs []object) pod {
 	return pod{Spec: ds.Spec.Template.Spec, ConfigMaps: configMaps(objs)}
 }
 
+// loaded is a pod's fluent-bit container and configuration, or a failure.
+func loaded(t *testing.T, p pod) (*corev1.Container, fbConfig) {
+	t.Helper()
+	c, err := p.mainContainer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, problems := p.loadConfig(c)
+	if len(problems) > 0 {
+		t.Fatal(problems)
+	}
+	return c, cfg
+}
+
 // TestDeploymentsDecodeStrictly: every object decodes into the upstream
 // types without unknown, duplicate or miscased fields (render and manifests
 // fail the test otherwise), and each variant has the objects it should.
@@ -237,78 +251,77 @@ func selects(selector, labels map[string]string) bool {
 func TestOutputKeysAccepted(t *testing.T) {
 	for _, v := range variants {
 		t.Run(v.name, func(t *testing.T) {
-			p := daemonSetPod(t, v.objs(t))
-			fs := materialize(t, p, soPath(t))
-			c, _ := p.mainContainer()
-			cfg, problems := p.loadConfig(c)
-			if len(problems) > 0 {
-				t.Fatal(problems)
-			}
-			props := outputProperties(cfg)
-			for k, val := range props {
-				if path.IsAbs(val) {
-					props[k] = fs.host(val)
-				}
-			}
-			if _, err := config.Parse(props, config.Plugin); err != nil {
-				t.Errorf("the plugin refuses the rendered [OUTPUT]: %v", err)
-			}
+			outputAccepted(t, daemonSetPod(t, v.objs(t)))
 		})
+	}
+}
+
+// outputAccepted: the plugin's parser accepts the pod's [OUTPUT], its
+// paths read from the materialized pod.
+func outputAccepted(t *testing.T, p pod) {
+	t.Helper()
+	fs := materialize(t, p, soPath(t))
+	_, cfg := loaded(t, p)
+	props := outputProperties(cfg)
+	for k, val := range props {
+		if path.IsAbs(val) {
+			props[k] = fs.host(val)
+		}
+	}
+	if _, err := config.Parse(props, config.Plugin); err != nil {
+		t.Errorf("the plugin refuses the rendered [OUTPUT]: %v", err)
 	}
 }
 
 // TestManifestsMatchChart: the plain manifests are the chart's rendering
 // with our values, up to object names and the chart's labels.
 func TestManifestsMatchChart(t *testing.T) {
-	chart := render(t, []string{valuesFile})
-	plain := manifests(t)
-	cp, mp := daemonSetPod(t, chart), daemonSetPod(t, plain)
+	samePod(t, "DaemonSet", daemonSetPod(t, render(t, []string{valuesFile})), daemonSetPod(t, manifests(t)))
+}
 
-	// The configuration files, line by line without blank lines.
-	cc, _ := cp.mainContainer()
-	mc, _ := mp.mainContainer()
-	ccfg, p1 := cp.loadConfig(cc)
-	mcfg, p2 := mp.loadConfig(mc)
-	if len(p1)+len(p2) > 0 {
-		t.Fatal(p1, p2)
+// normPod is a pod spec without the names a rendering and the manifests
+// may give differently, its lists in one order.
+func normPod(spec corev1.PodSpec) corev1.PodSpec {
+	s := *spec.DeepCopy()
+	s.ServiceAccountName = ""
+	if s.DNSPolicy == "" {
+		s.DNSPolicy = corev1.DNSClusterFirst // the API's default, which the chart writes out
 	}
-	if !reflect.DeepEqual(ccfg.Files, mcfg.Files) {
-		for f := range ccfg.Files {
-			if !reflect.DeepEqual(ccfg.Files[f], mcfg.Files[f]) {
-				t.Errorf("%s differs:\nchart:     %+v\nmanifests: %+v", f, ccfg.Files[f], mcfg.Files[f])
-			}
-		}
-		for f := range mcfg.Files {
-			if _, ok := ccfg.Files[f]; !ok {
-				t.Errorf("%s is only in the manifests", f)
-			}
+	for i := range s.Volumes {
+		if s.Volumes[i].ConfigMap != nil {
+			s.Volumes[i].ConfigMap.Name = ""
 		}
 	}
+	slices.SortFunc(s.Volumes, func(a, b corev1.Volume) int { return strings.Compare(a.Name, b.Name) })
+	for _, list := range [][]corev1.Container{s.InitContainers, s.Containers} {
+		for i := range list {
+			slices.SortFunc(list[i].VolumeMounts, func(a, b corev1.VolumeMount) int { return strings.Compare(a.Name, b.Name) })
+		}
+	}
+	return s
+}
 
-	// The pod, once the names that differ are made equal.
-	norm := func(spec corev1.PodSpec) corev1.PodSpec {
-		s := *spec.DeepCopy()
-		s.ServiceAccountName = ""
-		if s.DNSPolicy == "" {
-			s.DNSPolicy = corev1.DNSClusterFirst // the API's default, which the chart writes out
+// samePod: the same pod spec and the same configuration files (their
+// sections and entries).
+func samePod(t *testing.T, name string, chart, plain pod) {
+	t.Helper()
+	_, ccfg := loaded(t, chart)
+	_, mcfg := loaded(t, plain)
+	for f := range ccfg.Files {
+		if !slices.EqualFunc(ccfg.Files[f], mcfg.Files[f], func(a, b section) bool {
+			return a.Name == b.Name && slices.Equal(a.Entries, b.Entries)
+		}) {
+			t.Errorf("%s: %s differs:\nchart:     %+v\nmanifests: %+v", name, f, ccfg.Files[f], mcfg.Files[f])
 		}
-		for i := range s.Volumes {
-			if s.Volumes[i].ConfigMap != nil {
-				s.Volumes[i].ConfigMap.Name = ""
-			}
-		}
-		slices.SortFunc(s.Volumes, func(a, b corev1.Volume) int { return strings.Compare(a.Name, b.Name) })
-		for _, list := range [][]corev1.Container{s.InitContainers, s.Containers} {
-			for i := range list {
-				slices.SortFunc(list[i].VolumeMounts, func(a, b corev1.VolumeMount) int { return strings.Compare(a.Name, b.Name) })
-			}
-		}
-		return s
 	}
-	a, b := norm(cp.Spec), norm(mp.Spec)
-	if !reflect.DeepEqual(a, b) {
+	for f := range mcfg.Files {
+		if _, ok := ccfg.Files[f]; !ok {
+			t.Errorf("%s: %s is only in the manifests", name, f)
+		}
+	}
+	if a, b := normPod(chart.Spec), normPod(plain.Spec); !reflect.DeepEqual(a, b) {
 		ay, _ := yaml.Marshal(a)
 		by, _ := yaml.Marshal(b)
-		t.Errorf("pod specs differ:\n--- chart\n%s\n--- manifests\n%s", ay, by)
+		t.Errorf("%s: pod specs differ:\n--- chart\n%s\n--- manifests\n%s", name, ay, by)
 	}
 }

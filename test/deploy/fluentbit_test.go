@@ -353,13 +353,7 @@ func TestPipelineRaisesAlert(t *testing.T) {
 			writeFile(t, logPath, "", 0o600)
 
 			var logs syncBuffer
-			proc := start(t, &logs, fb.Path, fs.args...)
-
-			// The tail starts at the end of a file it has not seen: append
-			// only once it watches the file.
-			waitFor(t, &logs, proc, "the tail input to watch "+logPath, func(s string) bool {
-				return strings.Contains(s, "inotify_fs_add") && strings.Contains(s, logPath)
-			})
+			proc := startWatching(t, &logs, fb.Path, logPath, fs.args...)
 			names := appendHarvest(t, logPath)
 
 			var got receivedAlert
@@ -393,11 +387,7 @@ func TestPipelineRaisesAlert(t *testing.T) {
 					t.Errorf("%s is missing on the state hostPath after exit", f)
 				}
 			}
-			for _, line := range strings.Split(logs.String(), "\n") {
-				if strings.Contains(line, "[error]") {
-					t.Errorf("error logged: %s", line)
-				}
-			}
+			noErrorLogged(t, "fluent-bit", logs.String())
 		})
 	}
 }
@@ -450,6 +440,7 @@ func appendHarvest(t *testing.T, file string) []string {
 type receivedAlert struct {
 	Authorization string
 	User          string
+	ID            string // alert.id
 	Names         []string
 }
 
@@ -470,8 +461,9 @@ func newReceiver(t *testing.T) *receiver {
 			return
 		}
 		var alerts []struct {
-			User struct{ Name string } `json:"user"`
-			Esql struct {
+			User  struct{ Name string } `json:"user"`
+			Alert struct{ ID string }   `json:"alert"`
+			Esql  struct {
 				Names []string `json:"secrets_names"`
 			} `json:"Esql"`
 		}
@@ -482,7 +474,7 @@ func newReceiver(t *testing.T) *receiver {
 		}
 		for _, a := range alerts {
 			select {
-			case r.alerts <- receivedAlert{req.Header.Get("Authorization"), a.User.Name, a.Esql.Names}:
+			case r.alerts <- receivedAlert{req.Header.Get("Authorization"), a.User.Name, a.Alert.ID, a.Esql.Names}:
 			default:
 			}
 		}
@@ -532,6 +524,28 @@ func start(t *testing.T, logs *syncBuffer, bin string, args ...string) *process 
 		}
 	})
 	return p
+}
+
+// startWatching runs Fluent Bit and waits until its tail input watches
+// logPath: the tail starts at the end of a file it has not seen, so lines
+// appended before would be skipped.
+func startWatching(t *testing.T, logs *syncBuffer, bin, logPath string, args ...string) *process {
+	t.Helper()
+	p := start(t, logs, bin, args...)
+	waitFor(t, logs, p, "the tail input to watch "+logPath, func(s string) bool {
+		return strings.Contains(s, "inotify_fs_add") && strings.Contains(s, logPath)
+	})
+	return p
+}
+
+// noErrorLogged fails the test for every [error] line of a Fluent Bit's log.
+func noErrorLogged(t *testing.T, name, logs string) {
+	t.Helper()
+	for _, line := range strings.Split(logs, "\n") {
+		if strings.Contains(line, "[error]") {
+			t.Errorf("%s: error logged: %s", name, line)
+		}
+	}
 }
 
 // waitFor polls Fluent Bit's log until cond holds; it fails if Fluent Bit

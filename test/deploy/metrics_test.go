@@ -31,12 +31,7 @@ func TestMetricsEndpointServes(t *testing.T) {
 	if len(problems) > 0 {
 		t.Fatal(problems)
 	}
-	var auditLog string
-	for _, r := range cfg.Refs {
-		if r.Role == roleAuditLog {
-			auditLog = r.Path
-		}
-	}
+	auditLog := cfg.auditLog()
 	if outputProperties(cfg).Get("metrics_listen") == "" || auditLog == "" {
 		t.Fatalf("the metrics values render no metrics_listen or no audit log")
 	}
@@ -52,10 +47,7 @@ func TestMetricsEndpointServes(t *testing.T) {
 			logPath := fs.host(auditLog)
 			writeFile(t, logPath, "", 0o600)
 			var logs syncBuffer
-			proc := start(t, &logs, fb.Path, fs.args...)
-			waitFor(t, &logs, proc, "the tail input to watch "+logPath, func(s string) bool {
-				return strings.Contains(s, "inotify_fs_add") && strings.Contains(s, logPath)
-			})
+			proc := startWatching(t, &logs, fb.Path, logPath, fs.args...)
 			if code, body := get(t, "http://"+addr+"/healthz"); code != 200 || body != "output 0: ok\n" {
 				t.Errorf("/healthz: %d %q", code, body)
 			}

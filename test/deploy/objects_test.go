@@ -272,7 +272,13 @@ func chartDir(t *testing.T) string {
 // arguments, and decodes the result strictly.
 func render(t *testing.T, values []string, extra ...string) []object {
 	t.Helper()
-	args := []string{"template", releaseName, chartDir(t), "--namespace", namespace}
+	return renderRelease(t, releaseName, values, extra...)
+}
+
+// renderRelease is render for another release name.
+func renderRelease(t *testing.T, release string, values []string, extra ...string) []object {
+	t.Helper()
+	args := []string{"template", release, chartDir(t), "--namespace", namespace}
 	for _, v := range values {
 		args = append(args, "--values", repoPath(v))
 	}
@@ -284,7 +290,7 @@ func render(t *testing.T, values []string, extra ...string) []object {
 	if err != nil {
 		t.Fatalf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
-	objs, errs := decodeStrict(out, "helm template")
+	objs, errs := decodeStrict(out, "helm template "+release)
 	for _, err := range errs {
 		t.Error(err)
 	}
@@ -301,13 +307,22 @@ func manifests(t *testing.T) []object {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no manifests in %s (%v)", manifestsDir, err)
 	}
+	rels := make([]string, len(files))
+	for i, f := range files {
+		rels[i], _ = filepath.Rel(repoRoot, f)
+	}
+	return decodeFiles(t, rels...)
+}
+
+// decodeFiles decodes files of the repository strictly, in this order.
+func decodeFiles(t *testing.T, rels ...string) []object {
+	t.Helper()
 	var objs []object
-	for _, f := range files {
-		b, err := os.ReadFile(f)
+	for _, rel := range rels {
+		b, err := os.ReadFile(repoPath(rel))
 		if err != nil {
 			t.Fatal(err)
 		}
-		rel, _ := filepath.Rel(repoRoot, f)
 		o, errs := decodeStrict(b, rel)
 		for _, err := range errs {
 			t.Error(err)

@@ -285,6 +285,18 @@ func (f fbConfig) all() []section {
 	return out
 }
 
+// auditLog is the path the configuration reads the audit log at ("" if
+// none; the last if several).
+func (f fbConfig) auditLog() string {
+	var p string
+	for _, r := range f.Refs {
+		if r.Role == roleAuditLog {
+			p = r.Path
+		}
+	}
+	return p
+}
+
 // loadConfig reads the main file, the files it names (plugins, parsers,
 // includes) and lists every path they refer to with its role.
 func (p pod) loadConfig(c *corev1.Container) (fbConfig, []string) {
