@@ -1,18 +1,13 @@
 package deploy
 
 import (
-	"io"
 	"net"
-	"net/http"
 	"strconv"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
+	"github.com/k8s-secret-enum/k8s-secret-enum/test/metricscrape"
 )
 
 // TestMetricsEndpointServes runs the configuration rendered with
@@ -99,54 +94,19 @@ func TestMetricsEndpointServes(t *testing.T) {
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	code, body, err := metricscrape.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return code, body
 }
 
-// scrapeOutput parses /metrics with Prometheus' text parser and returns
-// the plugin's series of one output label: name{other labels} → value.
+// scrapeOutput returns the plugin's series of one output label (metricscrape).
 func scrapeOutput(t *testing.T, addr, output string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
+	s, err := metricscrape.Scrape(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("the Prometheus text parser refuses the scrape: %v", err)
-	}
-	out := map[string]float64{}
-	for name, f := range fams {
-		for _, m := range f.Metric {
-			key, mine := name, false
-			var extra []string
-			for _, l := range m.Label {
-				if l.GetName() == "output" {
-					mine = l.GetValue() == output
-				} else {
-					extra = append(extra, l.GetName()+`="`+l.GetValue()+`"`)
-				}
-			}
-			if !mine {
-				continue
-			}
-			if len(extra) > 0 {
-				key += "{" + strings.Join(extra, ",") + "}"
-			}
-			switch f.GetType() {
-			case dto.MetricType_COUNTER:
-				out[key] = m.GetCounter().GetValue()
-			case dto.MetricType_GAUGE:
-				out[key] = m.GetGauge().GetValue()
-			}
-		}
-	}
-	return out
+	return s[output]
 }

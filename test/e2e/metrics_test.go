@@ -3,20 +3,15 @@ package e2e
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
 	"github.com/k8s-secret-enum/k8s-secret-enum/test/chunk"
 	"github.com/k8s-secret-enum/k8s-secret-enum/test/host"
+	"github.com/k8s-secret-enum/k8s-secret-enum/test/metricscrape"
 )
 
 // freeAddr is a loopback address with a port free a moment ago.
@@ -30,65 +25,23 @@ func freeAddr(t *testing.T) string {
 	return ln.Addr().String()
 }
 
-// scrapeSeries GETs /metrics, parses it with Prometheus' text parser and
-// returns the plugin's series of one output: name{other labels} → value.
+// scrapeSeries returns the plugin's series of one output label (metricscrape).
 func scrapeSeries(t *testing.T, addr, output string) map[string]float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
+	s, err := metricscrape.Scrape(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET /metrics: %s", resp.Status)
-	}
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("the Prometheus text parser refuses the scrape: %v", err)
-	}
-	out := map[string]float64{}
-	for name, f := range fams {
-		if !strings.HasPrefix(name, "k8s_secret_enum_") {
-			continue
-		}
-		for _, m := range f.Metric {
-			var extra []string
-			mine := false
-			for _, l := range m.Label {
-				if l.GetName() == "output" {
-					mine = l.GetValue() == output
-				} else {
-					extra = append(extra, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-				}
-			}
-			if !mine {
-				continue
-			}
-			key := name
-			if len(extra) > 0 {
-				key += "{" + strings.Join(extra, ",") + "}"
-			}
-			switch f.GetType() {
-			case dto.MetricType_COUNTER:
-				out[key] = m.GetCounter().GetValue()
-			case dto.MetricType_GAUGE:
-				out[key] = m.GetGauge().GetValue()
-			}
-		}
-	}
-	return out
+	return s[output]
 }
 
 func get(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	code, body, err := metricscrape.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return code, body
 }
 
 func connRefused(addr string) bool {

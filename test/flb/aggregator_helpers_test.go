@@ -1,11 +1,9 @@
 package flb
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"net/http"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -14,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/k8s-secret-enum/k8s-secret-enum/test/metricscrape"
 	"github.com/k8s-secret-enum/k8s-secret-enum/test/model"
 	"github.com/k8s-secret-enum/k8s-secret-enum/test/receiver"
 )
@@ -261,22 +260,15 @@ func (a *aggregator) kill(t *testing.T) {
 // recordsRead is the plugin's records_total since this start (-1 when the
 // endpoint does not answer).
 func (a *aggregator) recordsRead() int {
-	resp, err := http.Get("http://" + a.metrics + "/metrics")
+	s, err := metricscrape.Scrape(a.metrics)
 	if err != nil {
 		return -1
 	}
-	defer resp.Body.Close()
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), `k8s_secret_enum_records_total{output="0"} `); ok {
-			n, err := strconv.ParseFloat(v, 64)
-			if err == nil {
-				return int(n)
-			}
-		}
+	n, ok := s["0"]["k8s_secret_enum_records_total"]
+	if !ok {
+		return -1
 	}
-	return -1
+	return int(n)
 }
 
 // waitRecords waits until the plugin has read every record sent to it.

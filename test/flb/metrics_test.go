@@ -1,82 +1,34 @@
 package flb
 
 import (
-	"fmt"
-	"io"
 	"net"
-	"net/http"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
-	dto "github.com/prometheus/client_model/go"
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
-
+	"github.com/k8s-secret-enum/k8s-secret-enum/test/metricscrape"
 	"github.com/k8s-secret-enum/k8s-secret-enum/test/receiver"
 )
 
-// scrape GETs /metrics, parses it with Prometheus' text parser and returns
-// the plugin's series by output label: name{other labels} → value.
+// scrape returns the plugin's series by output label (metricscrape).
 func scrape(t *testing.T, addr string) map[string]map[string]float64 {
 	t.Helper()
-	resp, err := http.Get("http://" + addr + "/metrics")
+	s, err := metricscrape.Scrape(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	if resp.StatusCode != 200 {
-		t.Fatalf("GET /metrics: %s", resp.Status)
-	}
-	p := expfmt.NewTextParser(model.LegacyValidation)
-	fams, err := p.TextToMetricFamilies(resp.Body)
-	if err != nil {
-		t.Fatalf("the Prometheus text parser refuses the scrape: %v", err)
-	}
-	out := map[string]map[string]float64{}
-	for name, f := range fams {
-		if !strings.HasPrefix(name, "k8s_secret_enum_") {
-			continue
-		}
-		for _, m := range f.Metric {
-			var output string
-			var extra []string
-			for _, l := range m.Label {
-				if l.GetName() == "output" {
-					output = l.GetValue()
-				} else {
-					extra = append(extra, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
-				}
-			}
-			key := name
-			if len(extra) > 0 {
-				key += "{" + strings.Join(extra, ",") + "}"
-			}
-			if out[output] == nil {
-				out[output] = map[string]float64{}
-			}
-			switch f.GetType() {
-			case dto.MetricType_COUNTER:
-				out[output][key] = m.GetCounter().GetValue()
-			case dto.MetricType_GAUGE:
-				out[output][key] = m.GetGauge().GetValue()
-			}
-		}
-	}
-	return out
+	return s
 }
 
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
-	resp, err := http.Get(url)
+	code, body, err := metricscrape.Get(url)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return code, body
 }
 
 // leases is n kubelet lease renewals from `from` on: audit events that do
