@@ -237,18 +237,27 @@ func (p *JSONParser) stringList(b []byte, i int, rec *Record, depth int) int {
 		} else if i = p.skip(b, i, depth); i < 0 {
 			return bad
 		}
-		if i = ws(b, i); i >= len(b) {
-			return bad
-		}
-		switch b[i] {
-		case ',':
-			i = ws(b, i+1)
-		case ']':
-			return i + 1
-		default:
-			return bad
+		var end bool
+		if i, end = listNext(b, i); end {
+			return i
 		}
 	}
+}
+
+// listNext reads what follows an element of a list: a comma (end false, i
+// at the next element) or the closing bracket (end true, i past it);
+// anything else is bad, and ends the list.
+func listNext(b []byte, i int) (next int, end bool) {
+	if i = ws(b, i); i >= len(b) {
+		return bad, true
+	}
+	switch b[i] {
+	case ',':
+		return ws(b, i+1), false
+	case ']':
+		return i + 1, true
+	}
+	return bad, true
 }
 
 // objectList reads the elements of an EventList's items array at depth,
@@ -278,16 +287,9 @@ func (p *JSONParser) objectList(b []byte, i int, n *Node, depth int) int {
 		} else if i = p.skip(b, i, depth); i < 0 {
 			return bad
 		}
-		if i = ws(b, i); i >= len(b) {
-			return bad
-		}
-		switch b[i] {
-		case ',':
-			i = ws(b, i+1)
-		case ']':
-			return i + 1
-		default:
-			return bad
+		var end bool
+		if i, end = listNext(b, i); end {
+			return i
 		}
 	}
 }
