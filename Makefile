@@ -74,14 +74,10 @@ flb: build
 		$(GO) test -count=1 -timeout 20m ./test/flb
 
 fuzz-ci:
-	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
-		echo "fuzz $$fn ($$pkg) for $(CI_FUZZTIME)"; \
-		$(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(CI_FUZZTIME) $$pkg || exit 1; done
+	@GO="$(GO)" sh test/fuzz.sh $(CI_FUZZTIME) $(FUZZ_TARGETS)
 
 fuzz:
-	@for t in $(FUZZ_TARGETS); do pkg=$${t%%:*}; fn=$${t##*:}; \
-		echo "fuzz $$fn ($$pkg) for $(FUZZTIME)"; \
-		$(GO) test -run='^$$' -fuzz="^$$fn$$" -fuzztime=$(FUZZTIME) $$pkg || exit 1; done
+	@GO="$(GO)" sh test/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
 
 # Zero differences between engine and model: in order, out of order (within reorder_delay or
 # allowed_lateness) and under caps; then the fuzz target.
